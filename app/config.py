@@ -1,0 +1,155 @@
+"""All configuration from the environment: one line per variable, each with a coercer.
+
+Nothing here touches the network or the disk; ``Settings.from_env`` is pure so that
+``create_app`` stays free of I/O at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """Start-up configuration is wrong; the message names the offending key."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _int_list(raw: str) -> tuple[int, ...]:
+    values = tuple(int(part) for part in raw.split(",") if part.strip())
+    if not values or any(v < 0 for v in values):
+        raise ValueError("expected a comma list of non-negative integers")
+    return values
+
+
+def _str_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _optional(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    # name = (ENV VAR, coercer, default) is declared in _ENV below; fields carry the defaults.
+    env: str = "development"
+    port: int = 8000
+    var_dir: Path = Path("var")
+    database_url: str | None = None  # None → SQLite file under var_dir
+    redis_url: str | None = None  # None → embedded redis-server under var_dir
+    config_path: Path | None = None
+    secret_key: str | None = None
+    encryption_keys: tuple[str, ...] = ()
+    admin_token: str | None = None
+    sentry_dsn: str | None = None
+    sentry_environment: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    debounce_seconds: float = 12.0
+    debounce_max_wait_seconds: float = 60.0
+    retry_backoff_seconds: tuple[int, ...] = (30, 120, 600)
+    webhook_tolerance_seconds: int = 300
+    max_body_bytes: int = 1_048_576
+    http_connect_timeout: float = 3.05
+    http_read_timeout: float = 20.0
+    log_level: str = "INFO"
+    log_json: bool = True
+    reconcile_cron: str = "0 3 * * *"
+    media_allow_private_hosts: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, (var, coerce) in _ENV.items():
+            raw = environ.get(var)
+            if raw is None:
+                continue
+            try:
+                values[name] = coerce(raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{var}: {exc}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.env not in {"development", "test", "production"}:
+            raise ConfigError("FORECOURT_ENV: must be development, test or production")
+        if self.debounce_max_wait_seconds < self.debounce_seconds:
+            raise ConfigError("DEBOUNCE_MAX_WAIT_SECONDS: must be >= DEBOUNCE_SECONDS")
+        if self.is_production:
+            for attr, var in (
+                ("encryption_keys", "FORECOURT_ENCRYPTION_KEYS"),
+                ("secret_key", "SECRET_KEY"),
+                ("admin_token", "FORECOURT_ADMIN_TOKEN"),
+            ):
+                if not getattr(self, attr):
+                    raise ConfigError(f"{var}: required outside development")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.var_dir / 'forecourt.db').resolve()}"
+
+
+def normalise_database_url(url: str) -> str:
+    # Heroku-style postgres:// URLs name no driver; psycopg 3 is the one we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "env": ("FORECOURT_ENV", str.strip),
+    "port": ("PORT", int),
+    "var_dir": ("FORECOURT_VAR_DIR", Path),
+    "database_url": ("DATABASE_URL", _optional),
+    "redis_url": ("REDIS_URL", _optional),
+    "config_path": ("FORECOURT_CONFIG", lambda raw: Path(raw) if raw.strip() else None),
+    "secret_key": ("SECRET_KEY", _optional),
+    "encryption_keys": ("FORECOURT_ENCRYPTION_KEYS", _str_list),
+    "admin_token": ("FORECOURT_ADMIN_TOKEN", _optional),
+    "sentry_dsn": ("SENTRY_DSN", _optional),
+    "sentry_environment": ("SENTRY_ENVIRONMENT", _optional),
+    "public_base_url": ("PUBLIC_BASE_URL", lambda raw: raw.strip().rstrip("/")),
+    "debounce_seconds": ("DEBOUNCE_SECONDS", _positive_float),
+    "debounce_max_wait_seconds": ("DEBOUNCE_MAX_WAIT_SECONDS", _positive_float),
+    "retry_backoff_seconds": ("RETRY_BACKOFF_SECONDS", _int_list),
+    "webhook_tolerance_seconds": ("WEBHOOK_TOLERANCE_SECONDS", int),
+    "max_body_bytes": ("MAX_BODY_BYTES", int),
+    "http_connect_timeout": ("HTTP_CONNECT_TIMEOUT", _positive_float),
+    "http_read_timeout": ("HTTP_READ_TIMEOUT", _positive_float),
+    "log_level": ("LOG_LEVEL", lambda raw: raw.strip().upper()),
+    "log_json": ("LOG_JSON", _bool),
+    "reconcile_cron": ("RECONCILE_CRON", str.strip),
+    "media_allow_private_hosts": ("MEDIA_ALLOW_PRIVATE_HOSTS", _str_list),
+}
+
+assert set(_ENV) <= {f.name for f in fields(Settings)}

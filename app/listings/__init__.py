@@ -1,0 +1,1 @@
+"""Cars: canonical vehicles, field mapping from sources, status, per-car sync state."""

@@ -1,0 +1,75 @@
+"""The canonical vehicle: the one shape every source maps into and every connector maps out of.
+
+Sources (WordPress presets, DMS feeds) produce a ``Vehicle``; connectors never see WordPress
+or DMS field names. It travels through Redis and RQ as a plain dict (``to_dict``/``from_dict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Lifecycle intent of a car on the marketplaces, decided by status mapping.
+#   active / inactive / sold / reserved / coming_soon -> create or patch with that status
+#   deleted -> remove from marketplaces
+#   None -> nothing to send (never published draft, future post, ...)
+LISTING_STATUSES = ("active", "inactive", "sold", "reserved", "coming_soon")
+DELETED = "deleted"
+
+
+@dataclass
+class Image:
+    url: str
+    id: str | None = None
+
+
+@dataclass
+class Vehicle:
+    source: str  # "wordpress" | "dms"
+    car_ref: str  # WordPress post ID, or VIN / DMS source id
+    status: str | None = None  # one of LISTING_STATUSES, DELETED, or None
+    make: str | None = None
+    model: str | None = None
+    year: int | None = None
+    trim: str | None = None
+    title: str | None = None
+    description: str | None = None
+    price: int | None = None  # whole currency units
+    msrp: int | None = None
+    currency: str | None = None
+    kilometers: int | None = None  # always kilometres; connectors convert
+    vin: str | None = None
+    stock_number: str | None = None
+    registration: str | None = None
+    exterior_color: str | None = None
+    interior_color: str | None = None
+    body_type: str | None = None  # free text; connectors map to their enums
+    transmission: str | None = None
+    fuel_type: str | None = None
+    drive_type: str | None = None
+    engine: str | None = None
+    engine_cc: int | None = None
+    horsepower: int | None = None
+    doors: int | None = None
+    seats: int | None = None
+    condition: str | None = None  # "new" | "used" | free text
+    vehicle_type: str | None = None  # car | motorcycle | van
+    features: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    salesperson: str | None = None
+    listing_url: str | None = None
+    post_id: str | None = None
+    modified_at: str | None = None  # ISO 8601 UTC; orders events for last-write-wins
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Vehicle:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["images"] = [
+            img if isinstance(img, Image) else Image(**img) for img in values.get("images") or []
+        ]
+        return cls(**values)

@@ -1,0 +1,256 @@
+"""The declarative TOML file of dealer sites and destinations (``FORECOURT_CONFIG``).
+
+Secrets are written as ``${ENV_VAR}`` and substituted at load time, so the file itself can be
+committed. Validation errors name the key path (``sites[0].destinations[1].api_key``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from app.config import ConfigError
+from app.extensions import db
+from app.sites.models import Destination, Site
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PRESETS = ("inventory-presser", "motors", "generic")
+MARKETPLACES = ("carzle", "carslink", "auterio", "roadster", "carfluence")
+# Credential keys per marketplace; everything else in a destination table is an option.
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "carzle": ("api_key",),
+    "carslink": ("api_key",),
+    "auterio": ("api_key",),
+    "roadster": ("api_key",),
+    "carfluence": ("api_key",),
+}
+PRESET_POST_TYPES = {"inventory-presser": ["inventory_vehicle"], "motors": ["listings"]}
+
+
+def substitute(value: Any, path: str, environ: Mapping[str, str], errors: dict[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                errors[path] = f"environment variable {name} is not set"
+                return ""
+            return environ[name]
+
+        return _VAR.sub(replace, value)
+    if isinstance(value, list):
+        return [substitute(item, f"{path}[{i}]", environ, errors) for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {
+            key: substitute(item, f"{path}.{key}" if path else key, environ, errors)
+            for key, item in value.items()
+        }
+    return value
+
+
+class StrOrList(fields.Field):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+            raise ValidationError("must be a non-empty string or a list of them")
+        return items
+
+
+class DestinationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # other keys are connector options, collected separately
+
+    marketplace = fields.String(required=True, validate=validate.OneOf(MARKETPLACES))
+    base_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    enabled = fields.Boolean(load_default=True)
+
+    @validates_schema(pass_original=True)
+    def _credentials(self, data: dict, original: dict, **kwargs: Any) -> None:
+        missing = {
+            name: ["Missing data for required field."]
+            for name in CREDENTIAL_FIELDS.get(data.get("marketplace", ""), ())
+            if not original.get(name)
+        }
+        if missing:
+            raise ValidationError(missing)
+
+
+class SiteSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Regexp(SITE_ID, error="must match [a-z0-9_-], ≤ 64 chars"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    wordpress_url = fields.Url(load_default=None, schemes={"http", "https"}, require_tld=False)
+    webhook_secret = StrOrList(required=True)
+    dms_api_key = StrOrList(load_default=list)
+    preset = fields.String(required=True, validate=validate.OneOf(PRESETS))
+    car_post_types = fields.List(fields.String(), load_default=None)
+    mapping = fields.Dict(load_default=dict)
+    destinations = fields.List(fields.Dict(), load_default=list)
+
+
+class FileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    sites = fields.List(fields.Dict(), required=True)
+
+
+_SITE_KEYS = set(SiteSchema().fields)
+_DEST_KEYS = set(DestinationSchema().fields)
+
+
+def _errors_to_paths(messages: Any, prefix: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in messages.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_errors_to_paths(value, path))
+        else:
+            out[path] = " ".join(value) if isinstance(value, list) else str(value)
+    return out
+
+
+def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = "config") -> list[dict]:
+    """Validate the file's text; return plain site dicts or raise ConfigError naming each bad key."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    errors: dict[str, str] = {}
+    try:
+        FileSchema().load(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format(source, _errors_to_paths(exc.messages, ""))) from None
+
+    sites: list[dict] = []
+    seen: set[str] = set()
+    for index, site_raw in enumerate(raw["sites"]):
+        prefix = f"sites[{index}]"
+        site_raw = substitute(site_raw, prefix, environ, errors)
+        try:
+            site = SiteSchema().load(site_raw)
+        except ValidationError as exc:
+            _merge(errors, _errors_to_paths(exc.messages, prefix))
+            continue
+        if site["id"] in seen:
+            errors[f"{prefix}.id"] = f"duplicate site id {site['id']!r}"
+        seen.add(site["id"])
+        if site["preset"] == "generic":
+            _check_generic_mapping(site["mapping"], f"{prefix}.mapping", errors)
+        site["options"] = {k: v for k, v in site_raw.items() if k not in _SITE_KEYS}
+        site["car_post_types"] = site["car_post_types"] or _default_post_types(site)
+        destinations = []
+        markets: set[str] = set()
+        for d_index, dest_raw in enumerate(site.pop("destinations")):
+            d_prefix = f"{prefix}.destinations[{d_index}]"
+            try:
+                dest = DestinationSchema().load(dest_raw)
+            except ValidationError as exc:
+                _merge(errors, _errors_to_paths(exc.messages, d_prefix))
+                continue
+            if dest["marketplace"] in markets:
+                errors[f"{d_prefix}.marketplace"] = f"{dest['marketplace']!r} appears twice for this site"
+            markets.add(dest["marketplace"])
+            cred_names = CREDENTIAL_FIELDS.get(dest["marketplace"], ())
+            dest["credentials"] = {k: dest_raw[k] for k in cred_names}
+            dest["options"] = {
+                k: v for k, v in dest_raw.items() if k not in _DEST_KEYS and k not in cred_names
+            }
+            destinations.append(dest)
+        site["destinations"] = destinations
+        sites.append(site)
+    if errors:
+        raise ConfigError(_format(source, errors))
+    return sites
+
+
+def _merge(errors: dict[str, str], new: dict[str, str]) -> None:
+    # An unset ${VAR} also fails validation as empty; the substitution message is the useful one.
+    for key, message in new.items():
+        errors.setdefault(key, message)
+
+
+def _default_post_types(site: dict) -> list[str]:
+    if site["preset"] == "generic":
+        return list(site["mapping"].get("post_types") or ["car"])
+    return PRESET_POST_TYPES[site["preset"]]
+
+
+def _check_generic_mapping(mapping: dict, path: str, errors: dict[str, str]) -> None:
+    try:
+        from app.listings.presets import preset_from_config
+    except ImportError:  # the preset module is optional until inbound mapping lands
+        return
+    try:
+        preset_from_config(mapping)
+    except ValidationError as exc:
+        errors.update(_errors_to_paths(exc.messages, path))
+    except ValueError as exc:
+        errors[path] = str(exc)
+
+
+def _format(source: str, errors: dict[str, str]) -> str:
+    lines = [f"{source} is invalid:"] + [f"  {key}: {msg}" for key, msg in sorted(errors.items())]
+    return "\n".join(lines)
+
+
+def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[dict]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"FORECOURT_CONFIG: cannot read {path}: {exc.strerror}") from None
+    return parse(text, environ, source=str(path))
+
+
+def apply(sites: list[dict]) -> dict[str, int]:
+    """Upsert the declared sites and destinations. Undeclared ones are disabled, never deleted,
+    so their history and remote ids survive a config mistake."""
+    counts = {"sites": 0, "destinations": 0, "disabled": 0}
+    declared = {s["id"] for s in sites}
+    for spec in sites:
+        site = db.session.get(Site, spec["id"]) or Site(id=spec["id"])
+        site.name = spec["name"]
+        site.wordpress_url = spec["wordpress_url"]
+        site.preset = spec["preset"]
+        site.car_post_types = spec["car_post_types"]
+        site.secrets = {"webhook_secrets": spec["webhook_secret"], "dms_api_keys": spec["dms_api_key"]}
+        site.options = {**spec["options"], "mapping": spec["mapping"]}
+        site.active = True
+        db.session.add(site)
+        counts["sites"] += 1
+        existing = {d.marketplace: d for d in site.destinations}
+        wanted = set()
+        for dspec in spec["destinations"]:
+            wanted.add(dspec["marketplace"])
+            dest = existing.get(dspec["marketplace"])
+            if dest is None:
+                dest = Destination(marketplace=dspec["marketplace"])
+                site.destinations.append(dest)
+            if dest.credentials != dspec["credentials"] and dest.paused:
+                # New credentials are the usual fix for a 401 pause; let the next sync try them.
+                dest.paused, dest.paused_reason = False, None
+            dest.base_url = dspec["base_url"].rstrip("/")
+            dest.credentials = dspec["credentials"]
+            dest.options = dspec["options"]
+            dest.enabled = dspec["enabled"]
+            counts["destinations"] += 1
+        for marketplace, dest in existing.items():
+            if marketplace not in wanted and dest.enabled:
+                dest.enabled = False
+                counts["disabled"] += 1
+    for site in db.session.scalars(select(Site).where(Site.id.not_in(declared), Site.active)):
+        site.active = False
+        counts["disabled"] += 1
+    db.session.commit()
+    return counts

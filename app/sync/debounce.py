@@ -1,0 +1,132 @@
+"""Per-car debounce in Redis: a burst of events for one car becomes one sync job.
+
+RQ has no debounce of its own (rq#2425), so this is kept small and atomic (Lua):
+
+* ``submit`` appends the event to the car's pending list and sets the car's due time in one
+  sorted set to ``min(now + DEBOUNCE_SECONDS, window_start + DEBOUNCE_MAX_WAIT_SECONDS)``:
+  each event pushes the sync back, but never past the maximum wait.
+* ``take_due`` (the scheduler's flusher, several times a second) leases due cars by moving their
+  score ``LEASE`` seconds ahead, then enqueues one sync job per car. If the flusher dies before
+  enqueueing, the lease runs out and the car is due again: nothing is lost.
+* ``read`` / ``ack``: the sync job reads the pending events, commits them to the database, then
+  trims exactly the events it read. Events that arrived meanwhile stay, still due.
+
+Events are kept whole rather than merged here: ordering (``modified_at`` then arrival) and
+partial-update merging happen in Python when the job applies them (``app.listings.service``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+DUE = "fc:debounce:due"
+WINDOW = "fc:debounce:window"  # member -> window start
+LEASE_SECONDS = 120
+
+
+def member(site_id: str, car_ref: str) -> str:
+    return f"{site_id}\x1f{car_ref}"
+
+
+def split_member(value: str | bytes) -> tuple[str, str]:
+    text = value.decode() if isinstance(value, bytes) else value
+    site_id, _, car_ref = text.partition("\x1f")
+    return site_id, car_ref
+
+
+def events_key(site_id: str, car_ref: str) -> str:
+    return f"fc:events:{{{site_id}}}:{car_ref}"
+
+
+_SUBMIT = """
+local now = tonumber(ARGV[3])
+local first = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
+if not first then
+  first = now
+  redis.call('HSET', KEYS[3], ARGV[1], first)
+end
+local length = redis.call('RPUSH', KEYS[1], ARGV[2])
+local due = math.min(now + tonumber(ARGV[4]), first + tonumber(ARGV[5]))
+redis.call('ZADD', KEYS[2], due, ARGV[1])
+return tostring(due)
+"""
+
+_TAKE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, m in ipairs(due) do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), m)
+  redis.call('HDEL', KEYS[2], m)
+end
+return due
+"""
+
+_ACK = """
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return 0
+end
+return redis.call('LLEN', KEYS[1])
+"""
+
+
+@dataclass(frozen=True)
+class DebounceWindow:
+    seconds: float
+    max_wait: float
+
+
+class Debouncer:
+    def __init__(self, client: redis.Redis, window: DebounceWindow) -> None:
+        self.client = client
+        self.window = window
+        self._submit = client.register_script(_SUBMIT)
+        self._take = client.register_script(_TAKE_DUE)
+        self._ack = client.register_script(_ACK)
+
+    def submit(
+        self,
+        site_id: str,
+        car_ref: str,
+        event: dict[str, Any],
+        *,
+        now: float | None = None,
+        delay: float | None = None,
+        pipe: redis.client.Pipeline | None = None,
+    ) -> Any:
+        now = time.time() if now is None else now
+        delay = self.window.seconds if delay is None else delay
+        m = member(site_id, car_ref)
+        return self._submit(
+            keys=[events_key(site_id, car_ref), DUE, WINDOW],
+            args=[m, json.dumps(event, separators=(",", ":")), now, delay, self.window.max_wait],
+            client=pipe or self.client,
+        )
+
+    def take_due(self, *, now: float | None = None, limit: int = 500) -> list[tuple[str, str]]:
+        now = time.time() if now is None else now
+        taken = self._take(keys=[DUE, WINDOW], args=[now, LEASE_SECONDS, limit])
+        return [split_member(m) for m in taken]
+
+    def read(self, site_id: str, car_ref: str) -> list[dict[str, Any]]:
+        raw = self.client.lrange(events_key(site_id, car_ref), 0, -1)
+        return [json.loads(item) for item in raw]
+
+    def ack(self, site_id: str, car_ref: str, count: int) -> int:
+        """Drop the first ``count`` events (the ones just applied); return how many remain."""
+        return int(
+            self._ack(
+                keys=[events_key(site_id, car_ref), DUE, WINDOW],
+                args=[member(site_id, car_ref), count],
+            )
+        )
+
+    def pending(self) -> int:
+        return int(self.client.zcard(DUE))

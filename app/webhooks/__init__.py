@@ -1,0 +1,1 @@
+"""Pure verification and parsing of inbound webhooks (WordPress sites and DMS feeds)."""

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app.config import ConfigError
+from app.extensions import db
+from app.sites import config_file
+from app.sites.models import Site
+
+ENV = {"SECRET": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", "KEY": "cz_live_abc123"}
+GOOD = """
+[[sites]]
+id = "smith"
+name = "Smith Motors"
+wordpress_url = "https://smithmotors.example"
+webhook_secret = "${SECRET}"
+preset = "inventory-presser"
+ref_scheme = "post_id"
+
+  [[sites.destinations]]
+  marketplace = "carzle"
+  base_url = "https://carzle.ae/api/v1"
+  api_key = "${KEY}"
+  regional_specs = "GCC"
+"""
+
+
+def test_a_good_file_loads_with_secrets_substituted():
+    (site,) = config_file.parse(GOOD, ENV)
+    assert site["webhook_secret"] == [ENV["SECRET"]]
+    assert site["car_post_types"] == ["inventory_vehicle"]
+    assert site["options"] == {"ref_scheme": "post_id"}
+    (dest,) = site["destinations"]
+    assert dest["credentials"] == {"api_key": ENV["KEY"]}
+    assert dest["options"] == {"regional_specs": "GCC"}
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        (('"${KEY}"', '"${MISSING_KEY}"'), "sites[0].destinations[0].api_key", "MISSING_KEY is not set"),
+        (('api_key = "${KEY}"', ""), "sites[0].destinations[0].api_key", "Missing data"),
+        (('preset = "inventory-presser"', 'preset = "astra"'), "sites[0].preset", "Must be one of"),
+        (('id = "smith"', 'id = "Smith Motors!"'), "sites[0].id", "must match"),
+        (('marketplace = "carzle"', 'marketplace = "ebay"'), "sites[0].destinations[0].marketplace", ""),
+        (('base_url = "https://carzle.ae/api/v1"', 'base_url = "ftp://x"'), "sites[0].destinations[0].base_url", ""),
+        (('name = "Smith Motors"', ""), "sites[0].name", "Missing data"),
+    ],
+)
+def test_errors_name_the_bad_key(change, key, message):
+    with pytest.raises(ConfigError) as caught:
+        config_file.parse(GOOD.replace(*change), ENV)
+    assert key in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_not_toml_is_reported():
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config_file.parse("[[sites]\n", ENV)
+
+
+def test_duplicate_site_ids_are_refused():
+    with pytest.raises(ConfigError, match=r"sites\[1\].id: duplicate"):
+        config_file.parse(GOOD + GOOD.replace("[[sites.destinations]]", "[[sites.destinations]]"), ENV)
+
+
+def test_example_file_is_valid():
+    from pathlib import Path
+
+    env = {"SMITH_WEBHOOK_SECRET": "whsec_eA==", "SMITH_CARZLE_KEY": "k"}
+    (site,) = config_file.load_file(Path("forecourt.example.toml"), env)
+    assert site["id"] == "smith"
+
+
+def test_credentials_are_stored_encrypted(app):
+    config_file.apply(config_file.parse(GOOD, ENV))
+    raw_site = db.session.execute(text("SELECT secrets FROM sites")).scalar_one()
+    raw_dest = db.session.execute(text("SELECT credentials FROM destinations")).scalar_one()
+    for raw in (raw_site, raw_dest):
+        assert raw.startswith("gAAAAA")  # a Fernet token
+    assert ENV["SECRET"] not in raw_site and ENV["KEY"] not in raw_dest
+    db.session.expire_all()
+    site = db.session.get(Site, "smith")
+    assert site.webhook_secrets == [ENV["SECRET"]]
+    assert site.destinations[0].credentials == {"api_key": ENV["KEY"]}
+
+
+def test_reapplying_disables_undeclared_destinations_and_sites(app):
+    config_file.apply(config_file.parse(GOOD, ENV))
+    other = GOOD.replace('id = "smith"', 'id = "jones"')
+    config_file.apply(config_file.parse(other, ENV))
+    db.session.expire_all()
+    assert db.session.get(Site, "smith").active is False
+    assert db.session.get(Site, "jones").active is True
+
+
+def test_keys_rotate_without_losing_credentials(app, settings):
+    from cryptography.fernet import Fernet
+
+    from app.security.crypto import vault
+
+    config_file.apply(config_file.parse(GOOD, ENV))
+    before = db.session.execute(text("SELECT credentials FROM destinations")).scalar_one()
+    new_key = Fernet.generate_key().decode()
+    vault.init_app(settings.__class__(**{**settings.__dict__, "encryption_keys": (new_key, *settings.encryption_keys)}))
+    result = app.test_cli_runner().invoke(args=["forecourt", "rotate-keys"])
+    assert result.exit_code == 0, result.output
+    after = db.session.execute(text("SELECT credentials FROM destinations")).scalar_one()
+    assert after != before
+    assert Fernet(new_key).decrypt(after.encode())  # readable with the new key alone
+    vault.init_app(settings)

@@ -1,0 +1,50 @@
+"""``python -m workers worker`` and ``python -m workers scheduler`` (the Procfile's processes)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from workers.context import get_app
+
+log = logging.getLogger("forecourt.workers")
+
+
+def run_worker(queues: list[str], burst: bool) -> int:
+    from rq import Worker
+
+    from app.extensions import redis_store
+    from app.sync.queues import QUEUES
+
+    app = get_app()
+    with app.app_context():
+        connection = redis_store.client
+    worker = Worker(queues or list(QUEUES), connection=connection)
+    # with_scheduler: RQ moves retries and delayed jobs (backoff, rate-limit waits) back
+    # onto their queues from inside the worker, so no extra process is needed for them.
+    worker.work(with_scheduler=True, burst=burst, logging_level=app.config["FORECOURT"].log_level)
+    return 0
+
+
+def run_scheduler() -> int:
+    from app.sync.scheduler import run
+
+    return run(get_app())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser("worker", help="run an RQ worker")
+    worker.add_argument("queues", nargs="*", help="queues in priority order (default: all)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    sub.add_parser("scheduler", help="run periodic jobs and the debounce flusher")
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        return run_worker(args.queues, args.burst)
+    return run_scheduler()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
