@@ -74,8 +74,10 @@ def _register_models() -> None:
 
 def _register_api(app: Flask) -> None:
     from app.api.views import bp as api_bp
+    from app.webhooks.views import bp as hooks_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(hooks_bp)
 
 
 def _install_request_ids(app: Flask) -> None:

@@ -134,3 +134,67 @@ class ServerThread:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- marketplace sandbox
+
+CARZLE_KEY = "cz_test_forecourt_demo"
+DMS_KEY = "dms_test_key_0123456789"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    from sandbox.app import create_sandbox_app, get_registry
+    from sandbox.common import SandboxSettings
+
+    settings = SandboxSettings(
+        require_https_images=False,
+        allow_private_image_hosts=True,
+        carzle_keys=[f"{CARZLE_KEY}:demo-motors:*"],
+    )
+    app = create_sandbox_app(settings)
+    with ServerThread(app) as server:
+        server.registry = get_registry(app)
+        yield server
+
+
+@pytest.fixture
+def carzle(sandbox_server):
+    """The Carzle sandbox over real HTTP, reset and with production limits for each test."""
+    registry = sandbox_server.registry
+    registry.reset()
+    registry.update_config({"rate_window_seconds": 60, "read_limit": 60, "write_limit": 30,
+                            "fault_rate": 0.0, "latency_ms": 0})
+    sandbox_server.carzle = registry.carzle
+    sandbox_server.api_url = f"{sandbox_server.url}/carzle/api/v1"
+    sandbox_server.key = CARZLE_KEY
+    return sandbox_server
+
+
+@pytest.fixture
+def site(app, carzle):
+    """A dealer site on the Inventory Presser preset with a Carzle destination on the sandbox."""
+    from app.sites import cache, config_file
+    from app.sites.models import Site
+    from tests.support.wordpress import SECRET
+
+    toml = f"""
+[[sites]]
+id = "demo"
+name = "Demo Motors"
+webhook_secret = "{SECRET}"
+dms_api_key = "{DMS_KEY}"
+preset = "inventory-presser"
+ref_scheme = "stock_number"
+
+  [[sites.destinations]]
+  marketplace = "carzle"
+  base_url = "{carzle.api_url}"
+  api_key = "{CARZLE_KEY}"
+  regional_specs = "GCC"
+"""
+    config_file.apply(config_file.parse(toml, {}))
+    cache.clear()
+    from app.extensions import db
+
+    return db.session.get(Site, "demo")

@@ -16,13 +16,82 @@ def housekeeping() -> dict[str, int]:
 
     from app.extensions import redis_store
     from app.sync.queues import QUEUES
+    from app.webhooks.inbound import drain_spool
 
     for name in QUEUES:
         StartedJobRegistry(name, connection=redis_store.client).cleanup()
-    return {"queues": len(QUEUES)}
+    drained = drain_spool()
+    resumed = _retry_paused_destinations()
+    return {"queues": len(QUEUES), "drained": drained, "resumed": resumed}
+
+
+PAUSE_CHECK_SECONDS = 300
+
+
+def _retry_paused_destinations() -> int:
+    """A paused destination is re-checked every few minutes; good credentials resume it."""
+    import time
+
+    from sqlalchemy import select
+
+    from app.extensions import db, redis_store
+    from app.sites.models import Destination
+    from app.sync.destinations import check_destination, parked_key, resume
+
+    resumed = 0
+    for dest in db.session.scalars(select(Destination).where(Destination.enabled)):
+        if dest.paused:
+            if redis_store.client.set(f"fc:pause-check:{dest.id}", int(time.time()), nx=True, ex=PAUSE_CHECK_SECONDS):
+                ok, _ = check_destination(dest)
+                resumed += ok
+        elif redis_store.client.scard(parked_key(dest.id)):
+            resume(dest)  # credentials were fixed some other way (config reload)
+            resumed += 1
+    return resumed
 
 
 @job
 def reconcile_all() -> dict[str, int]:
     """Daily: enqueue a reconciliation per active site."""
-    return {"sites": 0}
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.sites.models import Site
+    from app.sync.queues import LOW, queue
+
+    site_ids = db.session.scalars(select(Site.id).where(Site.active)).all()
+    for site_id in site_ids:
+        queue(LOW).enqueue(reconcile_site, site_id, False, job_timeout=1800, description=f"reconcile {site_id}")
+    return {"sites": len(site_ids)}
+
+
+@job
+def reconcile_site(site_id: str, adopt: bool = False) -> dict:
+    """Compare a site's marketplaces with Forecourt's state; push what is missing or stale."""
+    from app.sync.reconcile import reconcile_site as run
+
+    return run(site_id, adopt)
+
+
+@job
+def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: str = "default") -> dict:
+    """Apply a car's pending events, then enqueue a push per destination."""
+    from app.sync import engine
+
+    return engine.sync_car(site_id, car_ref, run_id, queue_name)
+
+
+@job
+def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = "default") -> dict:
+    """Make one destination match one car (create, patch only what changed, or delete)."""
+    from app.sync import engine
+
+    return engine.push(car_id, destination_id, run_id, queue_name)
+
+
+@job
+def full_replace(site_id: str, present_ids: list[str]) -> dict:
+    """Count cars missing from a DMS full feed; remove those past their grace."""
+    from app.sync.feeds import apply_full_replace
+
+    return apply_full_replace(site_id, present_ids)

@@ -44,6 +44,9 @@ def events_key(site_id: str, car_ref: str) -> str:
 
 
 _SUBMIT = """
+if KEYS[4] ~= '' then
+  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', 86400) then return 'duplicate' end
+end
 local now = tonumber(ARGV[3])
 local first = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
 if not first then
@@ -100,12 +103,15 @@ class Debouncer:
         now: float | None = None,
         delay: float | None = None,
         pipe: redis.client.Pipeline | None = None,
+        dedupe_key: str = "",
     ) -> Any:
+        """Queue one event for the car. With ``dedupe_key``, an event whose key was already seen
+        (a replayed delivery) is dropped and ``"duplicate"`` returned, atomically."""
         now = time.time() if now is None else now
         delay = self.window.seconds if delay is None else delay
         m = member(site_id, car_ref)
         return self._submit(
-            keys=[events_key(site_id, car_ref), DUE, WINDOW],
+            keys=[events_key(site_id, car_ref), DUE, WINDOW, dedupe_key],
             args=[m, json.dumps(event, separators=(",", ":")), now, delay, self.window.max_wait],
             client=pipe or self.client,
         )

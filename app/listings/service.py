@@ -1,0 +1,173 @@
+"""Turning a car's pending events into its canonical state in the database.
+
+Called by the sync job with the events the debouncer collected. Events are applied in
+``modified_at`` order, then arrival order; an event older than what the car already
+reflects never wins. WordPress events carry the whole post, so the last one replaces the
+car; DMS partial updates carry some fields, so they are merged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.listings.models import Car
+from app.listings.vehicle import DELETED, Vehicle
+from app.sites.models import Site
+from app.webhooks.models import InboundEvent
+
+log = logging.getLogger("forecourt.listings")
+PUBLISHED = {"active", "sold", "reserved", "coming_soon"}
+
+
+@dataclass
+class ApplyResult:
+    car: Car | None
+    applied: int = 0
+    stale: int = 0
+    ignored: list[str] = field(default_factory=list)
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _order_key(indexed: tuple[int, dict[str, Any]]) -> tuple[float, int]:
+    index, event = indexed
+    return (event.get("modified_at") or event.get("received_at") or 0.0, index)
+
+
+def get_or_create_car(site_id: str, car_ref: str, source: str) -> Car:
+    car = db.session.scalar(select(Car).where(Car.site_id == site_id, Car.car_ref == car_ref))
+    if car is None:
+        car = Car(site_id=site_id, car_ref=car_ref, source=source, vehicle={}, mapping_errors={})
+        db.session.add(car)
+    return car
+
+
+def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> ApplyResult:
+    """Fold the events into the car row (not committed: the caller commits, then acks)."""
+    if not events:
+        car = db.session.scalar(select(Car).where(Car.site_id == site.id, Car.car_ref == car_ref))
+        return ApplyResult(car=car)
+    source = events[0].get("channel", "wordpress")
+    car = get_or_create_car(site.id, car_ref, "dms" if source == "dms" else "wordpress")
+    result = ApplyResult(car=car)
+    current = _ts(car.source_modified_at) or 0.0
+    for _, event in sorted(enumerate(events), key=_order_key):
+        when = event.get("modified_at") or event.get("received_at") or 0.0
+        if when < current:
+            result.stale += 1
+            _record(site.id, event, car_ref, "stale", "an older version arrived after a newer one")
+            continue
+        if event.get("channel") == "dms":
+            reason = _apply_dms(car, event)
+        else:
+            reason = _apply_wordpress(site, car, event)
+        if reason:
+            result.ignored.append(reason)
+            _record(site.id, event, car_ref, "ignored", reason)
+            continue
+        current = max(current, when)
+        car.source_modified_at = datetime.fromtimestamp(current, UTC)
+        result.applied += 1
+        _record(site.id, event, car_ref, "applied", None)
+    return result
+
+
+def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:
+    from app.listings.presets import get_preset, map_post
+    from app.listings.status import decide_status
+    from app.webhooks.schemas import is_ignorable, load_wordpress_event
+
+    post = load_wordpress_event(event["body"], event_hint=event.get("hint"))
+    reason = is_ignorable(post, site.car_post_types)
+    if reason:
+        return reason
+    options = site.options or {}
+    preset = get_preset(site.preset, options.get("mapping") or None)
+    mapped = map_post(post, preset, site_ref_scheme="post_id")
+    status = decide_status(post.event, post.post_status or "", mapped.flag_status, car.ever_published)
+    if status == DELETED:
+        # A deletion payload may be a bare id; keep the last good data for the audit trail.
+        car.status = DELETED
+        return None
+    vehicle = mapped.vehicle
+    vehicle.car_ref = car.car_ref
+    vehicle.status = status
+    car.vehicle = vehicle.to_dict()
+    car.mapping_errors = dict(mapped.errors)
+    car.status = status
+    if status in PUBLISHED:
+        car.ever_published = True
+    return None
+
+
+def _apply_dms(car: Car, event: dict[str, Any]) -> str | None:
+    from app.listings.dms import vehicle_from_auterio, vehicle_from_carslink
+
+    if event.get("delete"):
+        car.status = DELETED
+        return None
+    record = event["record"]
+    mapper = vehicle_from_auterio if event["format"] == "auterio" else vehicle_from_carslink
+    mapped = mapper(record)
+    fresh = mapped.vehicle.to_dict()
+    if event.get("mode") == "partial" and car.vehicle:
+        # A partial update names only what changed; everything else stays as it was.
+        merged = dict(car.vehicle)
+        merged.update({k: v for k, v in fresh.items() if v not in (None, [], "")})
+        fresh = merged
+    fresh["car_ref"] = car.car_ref
+    car.vehicle = Vehicle.from_dict(fresh).to_dict()
+    car.mapping_errors = dict(mapped.errors)
+    car.status = fresh.get("status") or "active"
+    car.missing_feeds = 0
+    car.missing_since = None
+    if car.status in PUBLISHED:
+        car.ever_published = True
+    return None
+
+
+def _record(site_id: str, event: dict[str, Any], car_ref: str, outcome: str, reason: str | None) -> None:
+    delivery = event.get("delivery_id")
+    if not delivery:
+        return
+    exists = db.session.scalar(
+        select(InboundEvent.id).where(InboundEvent.site_id == site_id, InboundEvent.delivery_id == delivery)
+    )
+    if exists:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                InboundEvent(
+                    site_id=site_id,
+                    delivery_id=delivery,
+                    channel=event.get("channel", "wordpress"),
+                    family=event.get("family"),
+                    event=event.get("event"),
+                    car_ref=car_ref,
+                    outcome=outcome,
+                    reason=reason,
+                    request_id=event.get("request_id"),
+                    received_at=datetime.fromtimestamp(event.get("received_at") or 0, UTC),
+                )
+            )
+    except IntegrityError:
+        log.info("inbound event %s already recorded", delivery)

@@ -1,0 +1,368 @@
+"""The sync engine: from a car's pending events to the marketplaces.
+
+Two kinds of job, both idempotent and both serialised per car with a Redis lock:
+
+* ``sync_car(site_id, car_ref)`` applies the car's pending events to the database,
+  commits, acknowledges exactly those events in Redis, then enqueues one push per
+  destination (only after the commit, so a push always sees the state it was queued for).
+* ``push(car_id, destination_id)`` makes the marketplace match the car. It reads the
+  latest state when it runs, so pushes queued out of order still converge on the last
+  write. Outcomes are decided by the connector's exceptions:
+
+  RetryAt (429, spent budget, open breaker)  -> re-enqueued for that time, not an attempt
+  RetryLater (5xx, timeout)                  -> raised: RQ retries on RETRY_BACKOFF_SECONDS
+  FixInput (422, missing fields)             -> kept on the car's status, no retry
+  Reauthenticate (401/403)                   -> destination paused, car parked until resume
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from rq import Retry, get_current_job
+from rq.job import Job
+from rq.rate_limit import RateLimit
+from sqlalchemy import select
+
+from app.connectors.base import (
+    ConnectorError,
+    FixInput,
+    Reauthenticate,
+    RemoteState,
+    RetryAt,
+    RetryLater,
+    SyncOutcome,
+)
+from app.extensions import db, redis_store
+from app.listings.models import Car, SyncAttempt, SyncState
+from app.listings.vehicle import DELETED, Vehicle
+from app.ops.logging import request_id_var
+from app.sites.models import Destination, Site
+from app.sync import destinations as dest_service
+from app.sync.breaker import Breaker
+from app.sync.debounce import Debouncer, DebounceWindow
+from app.sync.queues import DEFAULT, queue
+from app.timeutil import utcnow
+
+log = logging.getLogger("forecourt.sync")
+LOCK_SECONDS = 300
+BUSY_RETRY_SECONDS = 1.0
+
+
+def debouncer() -> Debouncer:
+    settings = current_app.config["FORECOURT"]
+    return Debouncer(
+        redis_store.client, DebounceWindow(settings.debounce_seconds, settings.debounce_max_wait_seconds)
+    )
+
+
+def _meta(**extra: Any) -> dict[str, Any]:
+    return {"request_id": request_id_var.get(), **{k: v for k, v in extra.items() if v is not None}}
+
+
+def _retry_policy() -> Retry:
+    backoff = current_app.config["FORECOURT"].retry_backoff_seconds
+    # Jitter spreads retries of many cars that failed together (one 5xx burst) apart.
+    return Retry(max=len(backoff), interval=[max(1, round(s * random.uniform(0.8, 1.2))) for s in backoff])
+
+
+def enqueue_car_sync(
+    site_id: str, car_ref: str, *, queue_name: str = DEFAULT, run_id: int | None = None
+) -> Job:
+    from workers import jobs
+
+    return queue(queue_name).enqueue(
+        jobs.sync_car,
+        site_id,
+        car_ref,
+        run_id,
+        queue_name,
+        job_timeout=300,
+        failure_ttl=30 * 86400,
+        retry=_retry_policy(),
+        meta=_meta(site_id=site_id, car_ref=car_ref, run_id=run_id),
+        description=f"sync {site_id}/{car_ref}",
+        # RQ holds a car's later jobs until its running one finishes: one at a time, in order.
+        rate_limit=RateLimit(f"car:{site_id}:{car_ref}", 1),
+    )
+
+
+def enqueue_push(
+    car_id: int,
+    destination_id: int,
+    *,
+    queue_name: str = DEFAULT,
+    run_id: int | None = None,
+    at: float | None = None,
+) -> Job:
+    from workers import jobs
+
+    car = db.session.get(Car, car_id)
+    kwargs: dict[str, Any] = dict(
+        job_timeout=300,
+        failure_ttl=30 * 86400,
+        retry=_retry_policy(),
+        meta=_meta(site_id=car.site_id if car else None, car_ref=car.car_ref if car else None,
+                   destination_id=destination_id, run_id=run_id),
+        description=f"push car {car.site_id + '/' + car.car_ref if car else car_id} to destination {destination_id}",
+        rate_limit=RateLimit(f"push:{car_id}:{destination_id}", 1),
+    )
+    q = queue(queue_name)
+    args = (car_id, destination_id, run_id, queue_name)
+    if at is not None and at > time.time():
+        return q.enqueue_at(datetime.fromtimestamp(at, UTC), jobs.push, *args, **kwargs)
+    return q.enqueue(jobs.push, *args, **kwargs)
+
+
+def _reschedule_self(at: float, func, *args: Any, queue_name: str) -> None:
+    """Put this job's work back for time ``at`` without spending a retry attempt."""
+    job = get_current_job()
+    q = queue(queue_name)
+    when = datetime.fromtimestamp(at + random.uniform(0, 0.25), UTC)
+    q.enqueue_at(
+        when,
+        func,
+        *args,
+        job_timeout=300,
+        failure_ttl=30 * 86400,
+        retry=_retry_policy(),
+        meta=dict(job.meta) if job else _meta(),
+        description=job.description if job else None,
+    )
+
+
+# --------------------------------------------------------------------------- sync_car
+
+
+def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: str = DEFAULT) -> dict[str, Any]:
+    from workers import jobs
+
+    site = db.session.get(Site, site_id)
+    if site is None:
+        return {"outcome": "skip", "reason": f"no site {site_id!r}"}
+    lock = redis_store.client.lock(f"fc:lock:car:{site_id}:{car_ref}", timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        _reschedule_self(time.time() + BUSY_RETRY_SECONDS, jobs.sync_car, site_id, car_ref, run_id, queue_name,
+                         queue_name=queue_name)
+        return {"outcome": "busy"}
+    try:
+        from app.listings.service import apply_events
+
+        debounce = debouncer()
+        events = debounce.read(site_id, car_ref)
+        result = apply_events(site, car_ref, events)
+        db.session.commit()
+        debounce.ack(site_id, car_ref, len(events))
+        car = result.car
+        if car is None or car.id is None:
+            return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
+        pushed = []
+        for dest in site.destinations:
+            if dest.enabled:
+                pushed.append(enqueue_push(car.id, dest.id, queue_name=queue_name, run_id=run_id).id)
+        return {"outcome": "applied", "events": len(events), "applied": result.applied,
+                "stale": result.stale, "ignored": result.ignored, "pushes": pushed}
+    finally:
+        _release(lock)
+
+
+def _release(lock) -> None:
+    try:
+        lock.release()
+    except Exception:  # expired or Redis gone: the lock times out on its own
+        log.warning("car lock could not be released", exc_info=True)
+
+
+# --------------------------------------------------------------------------- push
+
+
+def remote_state(state: SyncState) -> RemoteState | None:
+    if not (state.remote_id or state.external_ref):
+        return None
+    return RemoteState(state.remote_id, state.external_ref, state.fingerprint, state.payload)
+
+
+def get_state(car: Car, dest: Destination) -> SyncState:
+    state = db.session.scalar(
+        select(SyncState).where(SyncState.car_id == car.id, SyncState.destination_id == dest.id)
+    )
+    if state is None:
+        state = SyncState(car_id=car.id, destination_id=dest.id, status="pending", warnings=[], attempts=0)
+        db.session.add(state)
+    return state
+
+
+def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = DEFAULT) -> dict[str, Any]:
+    from workers import jobs
+
+    car = db.session.get(Car, car_id)
+    dest = db.session.get(Destination, destination_id)
+    if car is None or dest is None or not dest.enabled or not dest.site.active:
+        return {"outcome": "skip"}
+    client = redis_store.client
+    lock = client.lock(f"fc:lock:push:{car_id}:{destination_id}", timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        _reschedule_self(time.time() + BUSY_RETRY_SECONDS, jobs.push, car_id, destination_id, run_id, queue_name,
+                         queue_name=queue_name)
+        return {"outcome": "busy"}
+    try:
+        if dest.paused:
+            dest_service.park(dest.id, car.id)
+            return {"outcome": "parked", "reason": dest.paused_reason}
+        breaker = Breaker(client, dest.id)
+        open_until = breaker.open_until()
+        if open_until:
+            _reschedule_self(open_until, jobs.push, car_id, destination_id, run_id, queue_name, queue_name=queue_name)
+            return {"outcome": "breaker_open", "until": open_until}
+        return _push_locked(car, dest, breaker, run_id, queue_name)
+    finally:
+        _release(lock)
+
+
+def _push_locked(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, queue_name: str) -> dict:
+    from workers import jobs
+
+    state = get_state(car, dest)
+    db.session.flush()
+    vehicle = Vehicle.from_dict({**(car.vehicle or {}), "source": car.source, "car_ref": car.car_ref})
+    vehicle.status = car.status
+    started = time.perf_counter()
+    connector = None
+    try:
+        connector = dest_service.build_connector(dest)
+        if car.status == DELETED:
+            if remote_state(state) is None:
+                outcome = SyncOutcome(operation="noop")
+            else:
+                outcome = connector.delete(vehicle, remote_state(state))
+        elif car.status is None:
+            outcome = SyncOutcome(operation="skip")
+        else:
+            outcome = connector.upsert(vehicle, remote_state(state), previous_payload=state.payload)
+    except RetryAt as exc:
+        _log_calls(car, dest, run_id, exc.calls, "rate_limited", exc)
+        state.status = "waiting"
+        db.session.commit()
+        _reschedule_self(exc.at, jobs.push, car.id, dest.id, run_id, queue_name, queue_name=queue_name)
+        return {"outcome": "rescheduled", "at": exc.at}
+    except RetryLater as exc:
+        job = get_current_job()
+        final = not (job and job.retries_left)
+        _fail(car, dest, state, run_id, exc, "failed" if final else "retrying")
+        opened = breaker.failure()
+        if opened:
+            log.warning("circuit opened", extra={"destination": dest.slug, "until": opened})
+        db.session.commit()
+        raise
+    except Reauthenticate as exc:
+        _fail(car, dest, state, run_id, exc, "paused")
+        dest_service.pause(dest, exc.message)
+        dest_service.park(dest.id, car.id)
+        db.session.commit()
+        return {"outcome": "paused", "reason": exc.message}
+    except FixInput as exc:
+        _fail(car, dest, state, run_id, exc, "error")
+        db.session.commit()
+        return {"outcome": "fix_input", "fields": exc.fields}
+    except ConnectorError as exc:
+        _fail(car, dest, state, run_id, exc, "error")
+        db.session.commit()
+        return {"outcome": "error", "message": exc.message}
+    breaker.success()
+    _succeed(car, dest, state, outcome)
+    if not outcome.calls:
+        _attempt(car, dest, run_id, outcome.operation, "done", duration=(time.perf_counter() - started) * 1000)
+    _log_calls(car, dest, run_id, outcome.calls, "done", None, operation=outcome.operation)
+    db.session.commit()
+    return {"outcome": outcome.operation, "remoteId": outcome.remote_id, "warnings": outcome.warnings}
+
+
+def _succeed(car: Car, dest: Destination, state: SyncState, outcome: SyncOutcome) -> None:
+    now = utcnow()
+    state.attempts = 0
+    state.last_attempt_at = now
+    state.last_error = None
+    state.warnings = list(outcome.warnings or [])
+    if outcome.operation in ("noop", "skip"):
+        state.status = "deleted" if car.status == DELETED else ("synced" if state.remote_id else "skipped")
+        if outcome.operation == "skip":
+            state.status = "not_listed"
+        return
+    state.last_synced_at = now
+    if outcome.operation == "delete":
+        state.status = "deleted"
+        state.remote_status = None
+        state.remote_id = None
+        state.fingerprint = None
+        state.payload = None
+        return
+    state.status = "synced"
+    state.remote_status = car.status
+    state.remote_id = outcome.remote_id or state.remote_id
+    state.external_ref = outcome.external_ref or state.external_ref
+    state.fingerprint = outcome.fingerprint
+    state.payload = outcome.payload
+
+
+def _fail(car: Car, dest: Destination, state: SyncState, run_id: int | None, exc: ConnectorError, status: str) -> None:
+    state.status = status
+    state.attempts = (state.attempts or 0) + 1
+    state.last_attempt_at = utcnow()
+    state.last_error = {**exc.to_dict(), "at": utcnow().isoformat()}
+    outcome = {"retrying": "retry", "failed": "failed", "paused": "reauth", "error": "error"}[status]
+    if isinstance(exc, FixInput):
+        outcome = "fix_input"
+    _log_calls(car, dest, run_id, exc.calls, outcome, exc)
+    log.warning("push failed", extra={"car": f"{car.site_id}/{car.car_ref}", "destination": dest.slug,
+                                      "status": status, "error": exc.message})
+
+
+def _log_calls(car, dest, run_id, calls, outcome: str, exc: ConnectorError | None, operation: str | None = None):
+    job = get_current_job()
+    if not calls:
+        _attempt(car, dest, run_id, operation or "push", outcome, error=exc.message if exc else None,
+                 http_status=exc.status if exc else None, request_id=exc.request_id if exc else None)
+        return
+    for call in calls:
+        db.session.add(SyncAttempt(
+            car_id=car.id, destination_id=dest.id, run_id=run_id, job_id=job.id if job else None,
+            operation=operation or _operation_of(call.method), method=call.method, path=call.path[:500],
+            http_status=call.status, duration_ms=call.duration_ms,
+            outcome=outcome if (call is calls[-1]) else ("done" if (call.status or 500) < 400 else "handled"),
+            request_id=call.request_id, error=(exc.message if exc and call is calls[-1] else None),
+        ))
+
+
+def _operation_of(method: str) -> str:
+    return {"POST": "create", "PATCH": "update", "DELETE": "delete"}.get(method, "read")
+
+
+def _attempt(car, dest, run_id, operation, outcome, *, duration=None, error=None, http_status=None, request_id=None):
+    job = get_current_job()
+    db.session.add(SyncAttempt(
+        car_id=car.id, destination_id=dest.id, run_id=run_id, job_id=job.id if job else None,
+        operation=operation, outcome=outcome, duration_ms=duration, error=error,
+        http_status=http_status, request_id=request_id,
+    ))
+
+
+def run_counts(run_id: int) -> dict[str, int]:
+    """created / updated / deleted / skipped / failed for one run, from its attempt log."""
+    counts = {"created": 0, "updated": 0, "deleted": 0, "skipped": 0, "failed": 0}
+    rows = db.session.execute(
+        select(SyncAttempt.operation, SyncAttempt.outcome, SyncAttempt.method).where(SyncAttempt.run_id == run_id)
+    ).all()
+    for operation, outcome, _method in rows:
+        if outcome in ("failed", "fix_input", "error", "reauth"):
+            counts["failed"] += 1
+        elif outcome == "done" and operation in ("create", "update", "delete"):
+            counts[{"create": "created", "update": "updated", "delete": "deleted"}[operation]] += 1
+        elif outcome == "done" and operation in ("noop", "skip"):
+            counts["skipped"] += 1
+    return counts
+

@@ -1,0 +1,173 @@
+"""Inbound hooks: verify the signature on the raw body, load, queue, answer 202."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import ValidationError
+
+from app.errors import ApiError, NotFound, Unauthorized
+from app.extensions import db
+from app.sites.cache import SiteView, get_site
+from app.timeutil import isoformat, utcnow
+from app.webhooks import inbound
+from app.webhooks.models import InboundEvent
+from app.webhooks.schemas import (
+    detect_dms_format,
+    is_ignorable,
+    load_auterio,
+    load_carslink_feed,
+    load_wordpress_event,
+)
+from app.webhooks.signatures import (
+    SignatureError,
+    is_woocommerce_ping,
+    verify_standard_webhook,
+    verify_wordpress_request,
+)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/hooks")
+
+
+def _site(site_id: str) -> SiteView:
+    site = get_site(site_id)
+    if site is None:
+        raise NotFound(f"No site {site_id!r} is configured.")
+    return site
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("The body is not valid JSON.", status=400, code="invalid_json") from None
+
+
+def _unauthorized(exc: SignatureError) -> Unauthorized:
+    return Unauthorized(exc.message, code=exc.code)
+
+
+@bp.post("/wordpress/<site_id>")
+def wordpress(site_id: str):
+    site = _site(site_id)
+    body = request.get_data(cache=False)
+    if is_woocommerce_ping(request.headers, body):
+        # WooCommerce pings on webhook creation and expects a plain 200.
+        return jsonify(status="ok"), 200
+    settings = current_app.config["FORECOURT"]
+    try:
+        verified = verify_wordpress_request(
+            request.headers, body, site.webhook_secrets, tolerance=settings.webhook_tolerance_seconds
+        )
+    except SignatureError as exc:
+        raise _unauthorized(exc) from None
+    hint = request.args.get("event") or request.args.get("trigger")
+    event = load_wordpress_event(_json_body(body), event_hint=hint)
+    ignored = is_ignorable(event, site.car_post_types)
+    if ignored:
+        _record_ignored(site.id, verified.delivery_id, verified.family, event.event, event.post_id, ignored)
+        return jsonify(status="ignored", reason=ignored), 202
+    doc = {
+        "channel": "wordpress",
+        "body": json.loads(body),
+        "hint": hint,
+        "event": event.event,
+        "family": verified.family,
+        "delivery_id": verified.delivery_id,
+        "request_id": g.get("request_id"),
+        "modified_at": event.modified_gmt.timestamp() if event.modified_gmt else None,
+        "received_at": time.time(),
+    }
+    outcome = inbound.submit(site.id, event.post_id, doc, delivery_id=verified.delivery_id)
+    status = 200 if outcome == "duplicate" else 202
+    return jsonify(status=outcome, carRef=event.post_id, deliveryId=verified.delivery_id), status
+
+
+def _record_ignored(site_id: str, delivery_id: str, family: str, event: str, car_ref: str, reason: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        db.session.add(InboundEvent(site_id=site_id, delivery_id=delivery_id, channel="wordpress", family=family,
+                                    event=event, car_ref=car_ref, outcome="ignored", reason=reason[:300]))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+
+
+def _authenticate_dms(site: SiteView, body: bytes) -> str:
+    """A DMS authenticates with the site's DMS key (Bearer or X-Dealer-Api-Key) or signs
+    like the companion plugin (Standard Webhooks). Returns a delivery id."""
+    header = request.headers.get("X-Dealer-Api-Key") or ""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    presented = header or (token.strip() if scheme.lower() == "bearer" else "")
+    if presented:
+        matched = False
+        for key in site.dms_api_keys:
+            matched |= hmac.compare_digest(presented.encode(), key.encode())
+        if not matched:
+            raise Unauthorized("The DMS API key is not valid for this site.", code="invalid_api_key")
+        return "dms-" + uuid.uuid4().hex
+    settings = current_app.config["FORECOURT"]
+    try:
+        return verify_standard_webhook(
+            request.headers, body, site.webhook_secrets, tolerance=settings.webhook_tolerance_seconds
+        )
+    except SignatureError as exc:
+        raise _unauthorized(exc) from None
+
+
+@bp.post("/dms/<site_id>")
+def dms(site_id: str):
+    site = _site(site_id)
+    body = request.get_data(cache=False)
+    delivery = _authenticate_dms(site, body)
+    data = _json_body(body)
+    fmt = detect_dms_format(data)
+    if fmt is None:
+        raise ValidationError({"_schema": ["Expected an Auterio ingest (vehicles[]) or a Carslink feed "
+                                           "(mode, dealer, listings[])."]})
+    feed = load_auterio(data) if fmt == "auterio" else load_carslink_feed(data)
+    key = "vin" if fmt == "auterio" else "source_id"
+    now = time.time()
+    request_id = g.get("request_id")
+    queued = duplicates = 0
+    for index, record in enumerate(feed.accepted):
+        car_ref = record.get(key) or record.get("vin")
+        doc = {"channel": "dms", "format": fmt, "mode": feed.mode, "record": record,
+               "delivery_id": f"{delivery}:{index}", "request_id": request_id, "received_at": now}
+        outcome = inbound.submit(site.id, car_ref, doc, delivery_id=f"{delivery}:{index}")
+        queued += outcome != "duplicate"
+        duplicates += outcome == "duplicate"
+    for ref in feed.deletes:
+        doc = {"channel": "dms", "format": fmt, "mode": "partial", "delete": True,
+               "delivery_id": f"{delivery}:del:{ref}", "request_id": request_id, "received_at": now}
+        inbound.submit(site.id, ref, doc, delivery_id=f"{delivery}:del:{ref}")
+    removal_pending = 0
+    if feed.mode == "full_replace":
+        from app.sync.feeds import enqueue_full_replace
+
+        removal_pending = enqueue_full_replace(site.id, sorted(feed.present_ids))
+    return jsonify({
+        "sync_id": delivery,
+        "status": "accepted",
+        "message": "Payload accepted, processing in background",
+        "received_count": feed.received,
+        "queued_count": queued,
+        "deleted_count": len(feed.deletes),
+        "success": True,
+        "feed": {
+            "mode": feed.mode,
+            "received": feed.received,
+            "accepted": len(feed.accepted),
+            "skipped": len(feed.skipped),
+            "removed": len(feed.deletes),
+            "removal_pending": removal_pending,
+        },
+        "skipped_listings": feed.skipped,
+        "timestamp": isoformat(utcnow()),
+    }), 202
