@@ -1,6 +1,7 @@
 """The sync engine: from a car's pending events to the marketplaces.
 
-Two kinds of job, both idempotent and both serialised per car with a Redis lock:
+Two kinds of job, both idempotent and both serialised per car by RQ's own
+``RateLimit(key, concurrency=1)`` (a car's later job waits until its running one ends):
 
 * ``sync_car(site_id, car_ref)`` applies the car's pending events to the database,
   commits, acknowledges exactly those events in Redis, then enqueues one push per
@@ -50,8 +51,6 @@ from app.sync.queues import DEFAULT, queue
 from app.timeutil import utcnow
 
 log = logging.getLogger("forecourt.sync")
-LOCK_SECONDS = 300
-BUSY_RETRY_SECONDS = 1.0
 
 
 def debouncer() -> Debouncer:
@@ -140,42 +139,27 @@ def _reschedule_self(at: float, func, *args: Any, queue_name: str) -> None:
 
 
 def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: str = DEFAULT) -> dict[str, Any]:
-    from workers import jobs
-
     site = db.session.get(Site, site_id)
     if site is None:
         return {"outcome": "skip", "reason": f"no site {site_id!r}"}
-    lock = redis_store.client.lock(f"fc:lock:car:{site_id}:{car_ref}", timeout=LOCK_SECONDS, blocking=False)
-    if not lock.acquire():
-        _reschedule_self(time.time() + BUSY_RETRY_SECONDS, jobs.sync_car, site_id, car_ref, run_id, queue_name,
-                         queue_name=queue_name)
-        return {"outcome": "busy"}
-    try:
-        from app.listings.service import apply_events
+    from app.listings.service import apply_events
 
-        debounce = debouncer()
-        events = debounce.read(site_id, car_ref)
-        result = apply_events(site, car_ref, events)
-        db.session.commit()
-        debounce.ack(site_id, car_ref, len(events))
-        car = result.car
-        if car is None or car.id is None:
-            return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
-        pushed = []
-        for dest in site.destinations:
-            if dest.enabled:
-                pushed.append(enqueue_push(car.id, dest.id, queue_name=queue_name, run_id=run_id).id)
-        return {"outcome": "applied", "events": len(events), "applied": result.applied,
-                "stale": result.stale, "ignored": result.ignored, "pushes": pushed}
-    finally:
-        _release(lock)
-
-
-def _release(lock) -> None:
-    try:
-        lock.release()
-    except Exception:  # expired or Redis gone: the lock times out on its own
-        log.warning("car lock could not be released", exc_info=True)
+    debounce = debouncer()
+    events = debounce.read(site_id, car_ref)
+    result = apply_events(site, car_ref, events)
+    db.session.commit()
+    # Only after the commit: a crash before this line leaves the events queued for the rerun.
+    debounce.ack(site_id, car_ref, len(events))
+    car = result.car
+    if car is None or car.id is None:
+        return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
+    pushed = [
+        enqueue_push(car.id, dest.id, queue_name=queue_name, run_id=run_id).id
+        for dest in site.destinations
+        if dest.enabled
+    ]
+    return {"outcome": "applied", "events": len(events), "applied": result.applied,
+            "stale": result.stale, "ignored": result.ignored, "pushes": pushed}
 
 
 # --------------------------------------------------------------------------- push
@@ -204,35 +188,24 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
     dest = db.session.get(Destination, destination_id)
     if car is None or dest is None or not dest.enabled or not dest.site.active:
         return {"outcome": "skip"}
-    client = redis_store.client
-    lock = client.lock(f"fc:lock:push:{car_id}:{destination_id}", timeout=LOCK_SECONDS, blocking=False)
-    if not lock.acquire():
-        _reschedule_self(time.time() + BUSY_RETRY_SECONDS, jobs.push, car_id, destination_id, run_id, queue_name,
-                         queue_name=queue_name)
-        return {"outcome": "busy"}
-    try:
-        if dest.paused:
-            dest_service.park(dest.id, car.id)
-            return {"outcome": "parked", "reason": dest.paused_reason}
-        breaker = Breaker(client, dest.id)
-        open_until = breaker.open_until()
-        if open_until:
-            _reschedule_self(open_until, jobs.push, car_id, destination_id, run_id, queue_name, queue_name=queue_name)
-            return {"outcome": "breaker_open", "until": open_until}
-        return _push_locked(car, dest, breaker, run_id, queue_name)
-    finally:
-        _release(lock)
+    if dest.paused:
+        dest_service.park(dest.id, car.id)
+        return {"outcome": "parked", "reason": dest.paused_reason}
+    breaker = Breaker(redis_store.client, dest.id)
+    open_until = breaker.open_until()
+    if open_until:
+        _reschedule_self(open_until, jobs.push, car_id, destination_id, run_id, queue_name, queue_name=queue_name)
+        return {"outcome": "breaker_open", "until": open_until}
+    return _push(car, dest, breaker, run_id, queue_name)
 
 
-def _push_locked(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, queue_name: str) -> dict:
+def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, queue_name: str) -> dict:
     from workers import jobs
 
     state = get_state(car, dest)
     db.session.flush()
     vehicle = Vehicle.from_dict({**(car.vehicle or {}), "source": car.source, "car_ref": car.car_ref})
     vehicle.status = car.status
-    started = time.perf_counter()
-    connector = None
     try:
         connector = dest_service.build_connector(dest)
         if car.status == DELETED:
@@ -240,7 +213,8 @@ def _push_locked(car: Car, dest: Destination, breaker: Breaker, run_id: int | No
                 outcome = SyncOutcome(operation="noop")
             else:
                 outcome = connector.delete(vehicle, remote_state(state))
-        elif car.status is None:
+        elif car.status is None or (car.status == "inactive" and remote_state(state) is None):
+            # Nothing to hide if it was never listed here (or was deleted): don't create it hidden.
             outcome = SyncOutcome(operation="skip")
         else:
             outcome = connector.upsert(vehicle, remote_state(state), previous_payload=state.payload)
@@ -275,8 +249,6 @@ def _push_locked(car: Car, dest: Destination, breaker: Breaker, run_id: int | No
         return {"outcome": "error", "message": exc.message}
     breaker.success()
     _succeed(car, dest, state, outcome)
-    if not outcome.calls:
-        _attempt(car, dest, run_id, outcome.operation, "done", duration=(time.perf_counter() - started) * 1000)
     _log_calls(car, dest, run_id, outcome.calls, "done", None, operation=outcome.operation)
     db.session.commit()
     return {"outcome": outcome.operation, "remoteId": outcome.remote_id, "warnings": outcome.warnings}
@@ -298,6 +270,7 @@ def _succeed(car: Car, dest: Destination, state: SyncState, outcome: SyncOutcome
         state.status = "deleted"
         state.remote_status = None
         state.remote_id = None
+        state.external_ref = None
         state.fingerprint = None
         state.payload = None
         return

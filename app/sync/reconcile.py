@@ -54,21 +54,24 @@ def reconcile_destination(site: Site, dest: Destination, run: SyncRun, *, adopt:
     report: dict[str, Any] = {"marketplace": dest.marketplace, "remote": len(remote), "reads": reads,
                               "missing": [], "stale": [], "orphans": [], "adopted": [], "removed": []}
 
+    to_push: list[int] = []
     if adopt:
         unsynced = [c for c in cars.values() if c.status in LISTED and c.id not in states]
         vehicles = [Vehicle.from_dict({**c.vehicle, "car_ref": c.car_ref, "status": c.status}) for c in unsynced]
         by_ref_car = {c.car_ref: c for c in unsynced}
         for match in connector.adopt(vehicles, remote):
             car = by_ref_car[match.car_ref]
-            connector.claim(match.remote_id, match.external_ref)
+            claimed = connector.claim(match.remote_id, match.external_ref)
             state = engine.get_state(car, dest)
             state.remote_id, state.external_ref, state.status = match.remote_id, match.external_ref, "adopted"
+            # Diffing against just {externalRef} makes the next push send the car's full data once.
+            state.payload, state.fingerprint = claimed.payload, claimed.fingerprint
+            to_push.append(car.id)
             states[car.id] = state
             by_ref[match.external_ref] = {**match.remote, "externalRef": match.external_ref}
             report["adopted"].append({"carRef": car.car_ref, "remoteId": match.remote_id, "by": match.matched_by})
         db.session.commit()
 
-    to_push: list[int] = []
     known_refs = set()
     for car_id, state in states.items():
         car = cars.get(car_id)

@@ -817,8 +817,8 @@ class FeedLoad:
         return ids - set(self.deletes)
 
 
-def _load_all(schema: Schema, record: Mapping[str, Any]) -> dict[str, Any]:
-    loaded = schema.load(record)
+def _load_all(schema: Schema, record: Mapping[str, Any], partial: tuple[str, ...] = ()) -> dict[str, Any]:
+    loaded = schema.load(record, partial=partial or False)
     return {name: loaded.get(name) for name in schema.load_fields} | loaded
 
 
@@ -1019,8 +1019,8 @@ class CarslinkListingSchema(Schema):
     ("motorbike" accepted) or van, default car. ``location``/``region`` are ignored, as
     Carslink says they are derived from the dealer's postcode.
 
-    Note: Carslink's own partial-update example (source_id + price only) is skipped here
-    ("make is required"): Forecourt builds every listing from a whole record, not a patch.
+    In ``partial`` mode make and model may be left out, as in Carslink's own example (source_id
+    + price only): the fields sent are merged into the car Forecourt already has.
     """
 
     class Meta:
@@ -1175,7 +1175,8 @@ def load_carslink_feed(data: Any) -> FeedLoad:
                 ident = _CARSLINK_DELETE.load(item)
                 entries.append((index, ident.get("source_id") or ident["vin"], "delete", None))
                 continue
-            listing = _clean_listing(_load_all(_CARSLINK_LISTING, item))
+            patch = ("make", "model") if request["mode"] == "partial" else ()
+            listing = _clean_listing(_load_all(_CARSLINK_LISTING, item, patch))
         except ValidationError as err:
             skipped.append({"index": index, "source_id": hint, "reason": _reason(err)})
             continue

@@ -3,6 +3,7 @@ onto their queues, and let a real RQ worker (SimpleWorker, in this process) work
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask
@@ -14,6 +15,8 @@ from app.extensions import redis_store
 from app.sync.debounce import DUE
 from app.sync.queues import QUEUES
 from app.sync.scheduler import flush_due
+
+logging.getLogger("rq.scheduler").setLevel(logging.WARNING)
 
 
 def _enqueue_due_scheduled(connection) -> None:

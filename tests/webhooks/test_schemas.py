@@ -821,7 +821,19 @@ def test_carslink_documented_partial_example_with_delete_flag() -> None:
     }
     load = load_carslink_feed(data)
     assert load.deletes == ["VEHICLE-002"]
-    # Forecourt needs whole records, so the price-only patch is reported, not applied.
+    # A partial feed patches the car Forecourt already has: the price-only entry is accepted.
+    assert load.skipped == []
+    (patch,) = load.accepted
+    assert patch["source_id"] == "VEHICLE-001" and patch["price"] == 27495 and patch["make"] is None
+
+
+def test_carslink_full_replace_still_needs_make_and_model() -> None:
+    data = {
+        "mode": "full_replace",
+        "dealer": {"partner_dealer_id": "D"},
+        "listings": [{"source_id": "VEHICLE-001", "price": 27495}],
+    }
+    load = load_carslink_feed(data)
     assert load.skipped == [{"index": 0, "source_id": "VEHICLE-001", "reason": "make is required; model is required"}]
 
 
@@ -888,7 +900,7 @@ CARSLINK_BAD_LISTINGS = [
 
 @pytest.mark.parametrize(("listing", "reason"), CARSLINK_BAD_LISTINGS)
 def test_carslink_invalid_listing_is_skipped_with_reason(listing: dict[str, Any], reason: str) -> None:
-    load = load_carslink_feed(_feed(_listing("GOOD"), listing))
+    load = load_carslink_feed(_feed(_listing("GOOD"), listing, mode="full_replace"))
     assert [item["source_id"] for item in load.accepted] == ["GOOD"]
     (skip,) = load.skipped
     assert skip["index"] == 1
