@@ -74,9 +74,11 @@ def _register_models() -> None:
 
 def _register_api(app: Flask) -> None:
     from app.api.views import bp as api_bp
+    from app.ops.metrics import bp as metrics_bp
     from app.webhooks.views import bp as hooks_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(hooks_bp)
 
 

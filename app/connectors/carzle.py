@@ -65,7 +65,7 @@ from app.listings.vehicle import DELETED, LISTING_STATUSES, Vehicle
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://carzle.ae/api/v1"
-REF_SCHEMES: dict[str, str] = {"stock_number": "sku", "post_id": "post", "vin": "vin"}
+REF_SCHEMES: dict[str, str] = {"stock_number": "sku", "post_id": "post", "vin": "vin", "source_id": "src"}
 DEFAULT_REF_PREFIX = "fc_"
 MAX_REF_LENGTH = 255
 REQUIRED_ON_CREATE: tuple[str, ...] = ("make", "model", "year", "kilometers", "price", "title")
@@ -448,6 +448,10 @@ class CarzleConnector(Connector):
                 _text(vehicle.car_ref) if vehicle.source == "wordpress" else None
             )
             missing = "post_id"
+        elif scheme == "source_id":
+            # A DMS's own vehicle id (Carslink source_id, Auterio VIN): stable across feeds.
+            value = _text(vehicle.car_ref) if vehicle.source == "dms" else None
+            missing = "source_id"
         else:
             value = _text(vehicle.vin)
             value = value.upper() if value else None

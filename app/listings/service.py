@@ -76,7 +76,7 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
             _record(site.id, event, car_ref, "stale", "an older version arrived after a newer one")
             continue
         if event.get("channel") == "dms":
-            reason = _apply_dms(car, event)
+            reason = _apply_dms(site, car, event)
         else:
             reason = _apply_wordpress(site, car, event)
         if reason:
@@ -118,7 +118,7 @@ def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:
     return None
 
 
-def _apply_dms(car: Car, event: dict[str, Any]) -> str | None:
+def _apply_dms(site: Site, car: Car, event: dict[str, Any]) -> str | None:
     from app.listings.dms import vehicle_from_auterio, vehicle_from_carslink
 
     if event.get("delete"):
@@ -128,6 +128,10 @@ def _apply_dms(car: Car, event: dict[str, Any]) -> str | None:
     mapper = vehicle_from_auterio if event["format"] == "auterio" else vehicle_from_carslink
     mapped = mapper(record)
     fresh = mapped.vehicle.to_dict()
+    site_currency = (site.options or {}).get("currency")
+    if site_currency and not record.get("currency"):
+        # The DMS's home currency is only a guess; the dealer's site says what it prices in.
+        fresh["currency"] = site_currency
     if event.get("mode") == "partial" and car.vehicle:
         # A partial update names only what changed; everything else stays as it was.
         merged = dict(car.vehicle)

@@ -146,6 +146,9 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
 
     debounce = debouncer()
     events = debounce.read(site_id, car_ref)
+    if events and events[-1].get("request_id") and not request_id_var.get():
+        # The flusher enqueued this job outside any request: carry the webhook's id onward.
+        request_id_var.set(events[-1]["request_id"])
     result = apply_events(site, car_ref, events)
     db.session.commit()
     # Only after the commit: a crash before this line leaves the events queued for the rerun.
@@ -304,7 +307,7 @@ def _log_calls(car, dest, run_id, calls, outcome: str, exc: ConnectorError | Non
     for call in calls:
         db.session.add(SyncAttempt(
             car_id=car.id, destination_id=dest.id, run_id=run_id, job_id=job.id if job else None,
-            operation=operation or _operation_of(call.method), method=call.method, path=call.path[:500],
+            operation=_operation_of(call.method), method=call.method, path=call.path[:500],
             http_status=call.status, duration_ms=call.duration_ms,
             outcome=outcome if (call is calls[-1]) else ("done" if (call.status or 500) < 400 else "handled"),
             request_id=call.request_id, error=(exc.message if exc and call is calls[-1] else None),

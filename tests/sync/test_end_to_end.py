@@ -32,3 +32,16 @@ def test_a_burst_of_saves_becomes_one_create_with_the_last_price(app, client, si
     assert dest["status"] == "synced"
     assert dest["remoteId"] == listing["id"]
 
+
+
+def test_metrics_show_queues_cars_and_attempts(app, client, site, carzle):
+    post_hook(client, inventory_presser_post(101))
+    assert client.get("/metrics").status_code == 401
+    admin = {"Authorization": "Bearer test-admin-token-0123456789"}
+    before = client.get("/metrics", headers=admin).get_data(as_text=True)
+    assert "forecourt_debounce_pending_cars 1" in before
+    drain(app)
+    after = client.get("/metrics", headers=admin).get_data(as_text=True)
+    assert 'forecourt_cars{marketplace="carzle",status="synced"} 1' in after
+    assert 'forecourt_sync_attempts_total{operation="create",outcome="done"} 1' in after
+    assert 'forecourt_queue_jobs{queue="default",state="failed"} 0' in after
