@@ -113,6 +113,14 @@ def check(site_id: str, marketplace: str | None) -> None:
         sys.exit(1)
 
 
+@group.command("drain-spool")
+def drain_spool() -> None:
+    """Push events spooled on this host while Redis was down into Redis now."""
+    from app.webhooks.inbound import drain_spool as drain
+
+    click.echo(f"drained {drain()} spooled events")
+
+
 @group.command("new-secret")
 def new_secret() -> None:
     """Print a new Standard Webhooks secret (whsec_...)."""
