@@ -23,15 +23,24 @@ from app.sites.models import Destination, Site
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PRESETS = ("inventory-presser", "motors", "generic")
-MARKETPLACES = ("carzle", "carslink", "auterio", "roadster", "carfluence")
-# Credential keys per marketplace; everything else in a destination table is an option.
-CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "carzle": ("api_key",),
-    "carslink": ("api_key",),
-    "auterio": ("api_key",),
-    "roadster": ("api_key",),
-    "carfluence": ("api_key",),
-}
+
+
+def _marketplaces() -> list[str]:
+    from app.connectors import available
+
+    return available()
+
+
+def credential_fields(marketplace: str) -> tuple[str, ...]:
+    """A destination's credential keys come from its connector; other keys are options."""
+    from app.connectors import get_connector_class
+
+    try:
+        return tuple(get_connector_class(marketplace).credential_fields)
+    except KeyError:
+        return ()
+
+
 PRESET_POST_TYPES = {"inventory-presser": ["inventory_vehicle"], "motors": ["listings"]}
 
 
@@ -64,11 +73,17 @@ class StrOrList(fields.Field):
         return items
 
 
+def _known_marketplace(value: str) -> None:
+    known = _marketplaces()
+    if value not in known:
+        raise ValidationError(f"Must be one of: {', '.join(known)} (marketplaces with a connector).")
+
+
 class DestinationSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # other keys are connector options, collected separately
 
-    marketplace = fields.String(required=True, validate=validate.OneOf(MARKETPLACES))
+    marketplace = fields.String(required=True, validate=lambda v: _known_marketplace(v))
     base_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
     enabled = fields.Boolean(load_default=True)
 
@@ -76,7 +91,7 @@ class DestinationSchema(Schema):
     def _credentials(self, data: dict, original: dict, **kwargs: Any) -> None:
         missing = {
             name: ["Missing data for required field."]
-            for name in CREDENTIAL_FIELDS.get(data.get("marketplace", ""), ())
+            for name in credential_fields(data.get("marketplace", ""))
             if not original.get(name)
         }
         if missing:
@@ -162,17 +177,32 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
             if dest["marketplace"] in markets:
                 errors[f"{d_prefix}.marketplace"] = f"{dest['marketplace']!r} appears twice for this site"
             markets.add(dest["marketplace"])
-            cred_names = CREDENTIAL_FIELDS.get(dest["marketplace"], ())
+            cred_names = credential_fields(dest["marketplace"])
             dest["credentials"] = {k: dest_raw[k] for k in cred_names}
             dest["options"] = {
                 k: v for k, v in dest_raw.items() if k not in _DEST_KEYS and k not in cred_names
             }
+            merged = {**site["options"], **dest["options"]}
+            for option, problem in _option_problems(dest["marketplace"], merged).items():
+                where = d_prefix if option in dest["options"] else prefix
+                errors.setdefault(f"{where}.{option}", problem)
             destinations.append(dest)
         site["destinations"] = destinations
         sites.append(site)
     if errors:
         raise ConfigError(_format(source, errors))
     return sites
+
+
+def _option_problems(marketplace: str, options: dict) -> dict[str, str]:
+    from app.connectors import get_connector_class
+
+    try:
+        cls = get_connector_class(marketplace)
+    except KeyError:
+        return {}
+    known = set(getattr(cls, "option_names", ()) or ())
+    return cls.validate_options({k: v for k, v in options.items() if not known or k in known})
 
 
 def _merge(errors: dict[str, str], new: dict[str, str]) -> None:

@@ -46,6 +46,7 @@ def test_a_good_file_loads_with_secrets_substituted():
         (('marketplace = "carzle"', 'marketplace = "ebay"'), "sites[0].destinations[0].marketplace", ""),
         (('base_url = "https://carzle.ae/api/v1"', 'base_url = "ftp://x"'), "sites[0].destinations[0].base_url", ""),
         (('name = "Smith Motors"', ""), "sites[0].name", "Missing data"),
+        (('ref_scheme = "post_id"', 'ref_scheme = "colour"'), "sites[0].ref_scheme", "must be one of"),
     ],
 )
 def test_errors_name_the_bad_key(change, key, message):
