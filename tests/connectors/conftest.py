@@ -2,14 +2,12 @@
 
 Unit tests use ``FakeTransport`` (scripted ``requests.Response`` objects, no network).
 Integration tests run the Carzle sandbox over real HTTP on an ephemeral loopback port and use
-``RedisCache`` on a real Redis: 127.0.0.1:6379 db 15 (``TEST_CONNECTORS_REDIS_URL`` overrides),
-else the suite's private Redis when the top-level conftest provides one, else they skip.
+``RedisCache`` on the suite's private real Redis (``redis_client`` from the top-level conftest).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -303,19 +301,6 @@ def _redis_reachable(url: str) -> Any | None:
 
 
 @pytest.fixture
-def connector_redis(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A flushed real Redis for ``RedisCache``; skips when none can be reached."""
-    url = os.environ.get("TEST_CONNECTORS_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = _redis_reachable(url)
-    if client is None:
-        try:  # the suite-wide private Redis, when the top-level conftest offers one
-            client = request.getfixturevalue("redis_client")
-        except pytest.FixtureLookupError:
-            client = None
-        except Exception as exc:  # noqa: BLE001 - e.g. the private server failed to start
-            pytest.skip(f"Redis unreachable at {url} and no private Redis: {exc}")
-        if client is None:
-            pytest.skip(f"Redis unreachable at {url}; integration tests need a real Redis")
-    client.flushdb()
-    yield client
-    client.flushdb()
+def connector_redis(redis_client: Any) -> Any:
+    """The suite's private, flushed Redis (never a shared server's data)."""
+    return redis_client
