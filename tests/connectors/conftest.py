@@ -288,18 +288,6 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     return sandbox_server
 
 
-def _redis_reachable(url: str) -> Any | None:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
-    try:
-        client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
-        client.close()
-        return None
-    return client
-
-
 @pytest.fixture
 def connector_redis(redis_client: Any) -> Any:
     """The suite's private, flushed Redis (never a shared server's data)."""
