@@ -68,18 +68,21 @@ def _register_models() -> None:
     # Imported for their side effect of declaring tables on db.metadata.
     import app.auth.models  # noqa: F401
     import app.listings.models  # noqa: F401
+    import app.media.models  # noqa: F401
     import app.sites.models  # noqa: F401
     import app.webhooks.models  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:
     from app.api.views import bp as api_bp
+    from app.media.views import bp as media_bp
     from app.ops.metrics import bp as metrics_bp
     from app.webhooks.views import bp as hooks_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(hooks_bp)
+    app.register_blueprint(media_bp)
 
 
 def _install_request_ids(app: Flask) -> None:

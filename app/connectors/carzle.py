@@ -393,7 +393,7 @@ class CarzleConnector(Connector):
     rate_limits = RateLimits(reads=60, writes=30, window=60.0)
     option_names = (
         "ref_scheme", "ref_prefix", "regional_specs", "contacts", "default_contact",
-        "max_images", "currency",
+        "max_images", "currency", "allow_insecure_images",
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -737,7 +737,11 @@ class CarzleConnector(Connector):
             seen.add(url)
             parts = urlsplit(url)
             # Carzle rejects the whole listing when one image fails, so a URL it will refuse
-            # is dropped here with a warning instead of blocking the car.
+            # is dropped here with a warning instead of blocking the car. The sandbox can be
+            # told to fetch from local http hosts; ``allow_insecure_images`` matches it.
+            if self.options.get("allow_insecure_images") and parts.scheme.lower() in ("http", "https"):
+                urls.append(url)
+                continue
             if parts.scheme.lower() != "https" or not parts.hostname:
                 warnings.append(f"image {url!r} is not an HTTPS URL; omitted")
                 continue

@@ -24,8 +24,11 @@ timeout. The adapter below is the same idea with ``address_refusal`` as the filt
 
 from __future__ import annotations
 
+import hashlib
+import io
 import ipaddress
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +42,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.util.connection import allowed_gai_family
 
 from app.media.normalise import describe_non_image, sniff
 
@@ -50,7 +54,7 @@ Resolver = Callable[[str, int], list[IPAddress]]
 MAX_URL_LENGTH = 2048
 USER_AGENT = "Forecourt-Media/1.0 (+photo ingestion for listing sync)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_CHUNK = 64 * 1024
+_CHUNK = 256 * 1024
 
 
 class FetchError(Exception):
@@ -83,6 +87,7 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     content_type: str | None  # as the server declared it; informative only
+    sha256: str | None = None  # of ``content``, hashed while it arrived
 
     @property
     def not_modified(self) -> bool:
@@ -182,19 +187,17 @@ class AllowList:
     """
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
-        self.names: frozenset[str] = frozenset()
-        self.ips: frozenset[IPAddress] = frozenset()
-        names, ips = set(), set()
+        names: set[str] = set()
+        ips: set[IPAddress] = set()
         for entry in entries:
             entry = entry.strip().lower().rstrip(".")
-            if not entry:
-                continue
-            ip = _parse_ip(entry)
+            ip = _parse_ip(entry) if entry else None
             if ip is not None:
                 ips.add(ip)
-            else:
+            elif entry:
                 names.add(entry)
-        self.names, self.ips = frozenset(names), frozenset(ips)
+        self.names: frozenset[str] = frozenset(names)
+        self.ips: frozenset[IPAddress] = frozenset(ips)
 
     def allows(self, host: str) -> bool:
         host = host.lower().rstrip(".")
@@ -207,14 +210,25 @@ class AllowList:
         return bool(self.names or self.ips)
 
 
-_dns_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="media-dns")
+_dns_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _dns_executor() -> ThreadPoolExecutor:
+    # One pool per process: RQ forks a work horse per job, and a pool inherited across fork
+    # believes it still has its (now nonexistent) threads, so lookups would never run.
+    global _dns_pool
+    pid = os.getpid()
+    if _dns_pool is None or _dns_pool[0] != pid:
+        _dns_pool = (pid, ThreadPoolExecutor(max_workers=4, thread_name_prefix="media-dns"))
+    return _dns_pool[1]
 
 
 def system_resolver(timeout: float) -> Resolver:
     """getaddrinfo with a timeout (it has none of its own; a stuck lookup would hold the job)."""
 
     def resolve(host: str, port: int) -> list[IPAddress]:
-        future = _dns_pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        # allowed_gai_family: IPv4 only when this host has no IPv6 stack, as urllib3 itself does.
+        future = _dns_executor().submit(socket.getaddrinfo, host, port, allowed_gai_family(), socket.SOCK_STREAM)
         try:
             infos = future.result(timeout=timeout)
         except FutureTimeout:
@@ -227,7 +241,9 @@ def system_resolver(timeout: float) -> Resolver:
                 ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
                 if ip not in out:
                     out.append(ip)
-        return out
+        # Only the first answer is connected to (pinning has no fallback), so prefer IPv4: a
+        # dual-stack name on a box without IPv6 routing would otherwise fail every time.
+        return sorted(out, key=lambda ip: ip.version)
 
     return resolve
 
@@ -292,15 +308,27 @@ class PinnedAddressAdapter(HTTPAdapter):
 # --------------------------------------------------------------------------- fetching
 
 
+class _ManualRedirectSession(requests.Session):
+    def resolve_redirects(self, resp, req, **kwargs):  # type: ignore[override]
+        # Redirects are followed (and checked) by ``Fetcher.fetch``. Even with
+        # allow_redirects=False, requests would call this to precompute ``response.next`` and
+        # read the redirect's whole body first: unbounded, and outside the deadline.
+        return iter(())
+
+
 def check_url(url: str) -> None:
     """Refuse URLs we will not even try: wrong scheme, credentials, no host, odd characters."""
+    # Spaces are allowed (requests percent-encodes them; dealer file names have them).
     if not isinstance(url, str) or not url.strip():
         raise FetchError("bad_url", "the photo URL is empty")
     if len(url) > MAX_URL_LENGTH:
         raise FetchError("bad_url", f"the photo URL is longer than {MAX_URL_LENGTH} characters")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
-        raise FetchError("bad_url", "the photo URL contains spaces or control characters")
-    parts = urlsplit(url)
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise FetchError("bad_url", "the photo URL contains control characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" in an IPv6 host
+        raise FetchError("bad_url", f"the photo URL is malformed ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise FetchError("bad_url", f"only http and https photo URLs are supported, not {parts.scheme or 'none'!r}")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
@@ -334,10 +362,9 @@ class Fetcher:
         self.limits = limits or FetchLimits()
         self.allow = AllowList(allow_private_hosts)
         guard = AddressGuard(self.allow, resolver or system_resolver(self.limits.dns_timeout))
-        session = requests.Session()
+        session = _ManualRedirectSession()
         session.trust_env = False  # no HTTP(S)_PROXY / NO_PROXY / .netrc from the environment
         session.proxies.clear()
-        session.max_redirects = 0
         session.verify = verify
         session.headers.update({
             "User-Agent": USER_AGENT,
@@ -393,7 +420,7 @@ class Fetcher:
                     retryable = status in (408, 425, 429) or status >= 500
                     raise FetchError("http_status", f"the photo's server answered HTTP {status}",
                                      retryable=retryable, status=status)
-                content, kind = self._read_body(response, deadline)
+                content, kind, digest = self._read_body(response, deadline)
                 return FetchResult(
                     url=current,
                     status=200,
@@ -402,6 +429,7 @@ class Fetcher:
                     etag=_header(response.headers.get("ETag"), 512),
                     last_modified=_header(response.headers.get("Last-Modified"), 64),
                     content_type=response.headers.get("Content-Type"),
+                    sha256=digest,
                 )
             finally:
                 response.close()
@@ -426,13 +454,18 @@ class Fetcher:
         except (requests.RequestException, ValueError) as exc:
             raise FetchError("bad_url", f"invalid photo URL: {_short(exc)}") from None
 
-    def _read_body(self, response: requests.Response, deadline: float) -> tuple[bytes, str]:
+    def _read_body(self, response: requests.Response, deadline: float) -> tuple[bytes, str, str]:
         cap = self.limits.max_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FetchError("too_big", f"the photo is {int(declared) / 1e6:.1f} MB; the limit is {cap / 1e6:g} MB")
         raw = response.raw
-        body = bytearray()
+        # BytesIO.getvalue() hands over its buffer without copying: one copy of the photo, not two.
+        body = io.BytesIO()
+        # Hashing chunk by chunk overlaps with the transfer (the next bytes arrive meanwhile).
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
         kind: str | None = None
         try:
             while True:
@@ -446,11 +479,15 @@ class Fetcher:
                 chunk = raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
                     break
-                body += chunk
-                if len(body) > cap:
+                size += len(chunk)
+                if size > cap:
                     raise FetchError("too_big", f"the photo is larger than {cap / 1e6:g} MB")
-                if kind is None and len(body) >= 32:
-                    kind = self._check_kind(bytes(body[:512]), response)
+                body.write(chunk)
+                digest.update(chunk)
+                if kind is None:
+                    head += chunk[: 512 - len(head)]
+                    if len(head) >= 32:
+                        kind = self._check_kind(head, response)
         except urllib3.exceptions.ReadTimeoutError:
             raise FetchError("timeout", "the photo's server stopped sending", retryable=True) from None
         except urllib3.exceptions.DecodeError:
@@ -458,8 +495,8 @@ class Fetcher:
         except (urllib3.exceptions.ProtocolError, OSError) as exc:
             raise FetchError("connection", f"the download was cut off: {_short(exc)}", retryable=True) from None
         if kind is None:
-            kind = self._check_kind(bytes(body[:512]), response)
-        return bytes(body), kind
+            kind = self._check_kind(head, response)
+        return body.getvalue(), kind, digest.hexdigest()
 
     @staticmethod
     def _check_kind(head: bytes, response: requests.Response) -> str:

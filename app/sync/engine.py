@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import current_app
 from rq import Retry, get_current_job
-from rq.job import Job
+from rq.job import Dependency, Job
 from rq.rate_limit import RateLimit
 from sqlalchemy import select
 
@@ -41,7 +41,8 @@ from app.connectors.base import (
 )
 from app.extensions import db, redis_store
 from app.listings.models import Car, SyncAttempt, SyncState
-from app.listings.vehicle import DELETED, Vehicle
+from app.listings.vehicle import DELETED, Image, Vehicle
+from app.media import service as media
 from app.ops.logging import request_id_var
 from app.sites.models import Destination, Site
 from app.sync import destinations as dest_service
@@ -98,6 +99,7 @@ def enqueue_push(
     queue_name: str = DEFAULT,
     run_id: int | None = None,
     at: float | None = None,
+    depends_on: Dependency | None = None,
 ) -> Job:
     from workers import jobs
 
@@ -111,6 +113,8 @@ def enqueue_push(
         description=f"push car {car.site_id + '/' + car.car_ref if car else car_id} to destination {destination_id}",
         rate_limit=RateLimit(f"push:{car_id}:{destination_id}", 1),
     )
+    if depends_on is not None:
+        kwargs["depends_on"] = depends_on
     q = queue(queue_name)
     args = (car_id, destination_id, run_id, queue_name)
     if at is not None and at > time.time():
@@ -156,13 +160,18 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     car = result.car
     if car is None or car.id is None:
         return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
+    # Photos first, each its own retryable job on the images queue; the pushes wait for them
+    # (a failed photo does not block the push: it is reported and left out).
+    photo_jobs = [] if car.status in (None, DELETED) else media.enqueue_missing(car.vehicle.get("images") or [])
+    depends_on = Dependency(jobs=photo_jobs, allow_failure=True) if photo_jobs else None
     pushed = [
-        enqueue_push(car.id, dest.id, queue_name=queue_name, run_id=run_id).id
+        enqueue_push(car.id, dest.id, queue_name=queue_name, run_id=run_id, depends_on=depends_on).id
         for dest in site.destinations
         if dest.enabled
     ]
     return {"outcome": "applied", "events": len(events), "applied": result.applied,
-            "stale": result.stale, "ignored": result.ignored, "pushes": pushed}
+            "stale": result.stale, "ignored": result.ignored, "pushes": pushed,
+            "photos": [job.id for job in photo_jobs]}
 
 
 # --------------------------------------------------------------------------- push
@@ -209,6 +218,7 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
     db.session.flush()
     vehicle = Vehicle.from_dict({**(car.vehicle or {}), "source": car.source, "car_ref": car.car_ref})
     vehicle.status = car.status
+    photo_problems = _use_media(vehicle)
     try:
         connector = dest_service.build_connector(dest)
         if car.status == DELETED:
@@ -251,10 +261,20 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         db.session.commit()
         return {"outcome": "error", "message": exc.message}
     breaker.success()
+    outcome.warnings = [*photo_problems, *(outcome.warnings or [])]
     _succeed(car, dest, state, outcome)
     _log_calls(car, dest, run_id, outcome.calls, "done", None, operation=outcome.operation)
     db.session.commit()
     return {"outcome": outcome.operation, "remoteId": outcome.remote_id, "warnings": outcome.warnings}
+
+
+def _use_media(vehicle: Vehicle) -> list[str]:
+    """Swap the dealer's photo URLs for Forecourt's normalised copies; report the ones that failed."""
+    if not vehicle.images:
+        return []
+    good, bad = media.resolve([{"url": image.url, "id": image.id} for image in vehicle.images])
+    vehicle.images = [Image(url=item["url"], id=item.get("id")) for item in good]
+    return [f"photo {item['position']} ({item['url']}): {item['error']}" for item in bad]
 
 
 def _succeed(car: Car, dest: Destination, state: SyncState, outcome: SyncOutcome) -> None:
