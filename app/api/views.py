@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
+from marshmallow import ValidationError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
@@ -139,7 +140,10 @@ def get_run(site_id: str, run_id: int):
 @bp.get("/sites/<site_id>/attempts")
 def list_attempts(site_id: str):
     keys.require(request, "sites:read", site_id)
-    limit = min(int(request.args.get("limit", 100)), 500)
+    limit = request.args.get("limit", 100)
+    if not str(limit).isdigit() or not 1 <= int(limit) <= 500:
+        raise ValidationError({"limit": ["Must be a whole number from 1 to 500."]})
+    limit = int(limit)
     query = select(SyncAttempt, Car.car_ref).join(Car, Car.id == SyncAttempt.car_id).where(Car.site_id == site_id)
     if request.args.get("carRef"):
         query = query.where(Car.car_ref == request.args["carRef"])
@@ -198,7 +202,8 @@ def replay_site(site_id: str):
 def replay_job(job_id: str):
     for name, job in _failed_jobs(None):
         if job.id == job_id:
-            keys.require(request, "jobs:replay", job.meta.get("site_id"))
+            site_id = job.meta.get("site_id")
+            keys.require(request, "jobs:replay", site_id, all_sites=site_id is None)
             _requeue(name, job)
             return jsonify(replayed=[job.id]), 202
     keys.require(request, "jobs:replay")

@@ -93,13 +93,17 @@ def resolve(token: str | None) -> Principal | None:
     return Principal(name=key.name, scopes=frozenset(key.scopes), site_id=key.site_id)
 
 
-def require(request: Request, scope: str, site_id: str | None = None) -> Principal:
+def require(request: Request, scope: str, site_id: str | None = None, *, all_sites: bool = False) -> Principal:
+    """The caller's principal, or 401/403. ``all_sites``: the action spans every dealer (the
+    dashboard, metrics, jobs that belong to no site), so a key limited to one site may not."""
     principal = resolve(presented_token(request))
     if principal is None:
         raise Unauthorized(
             "A valid admin key is required.",
             headers={"WWW-Authenticate": 'Bearer realm="forecourt"'},
         )
+    if all_sites and principal.site_id is not None:
+        raise Forbidden("This key is limited to one site; this action spans every site.")
     if not principal.can(scope, site_id):
         raise Forbidden(f"This key lacks the '{scope}' scope" + (f" for site '{site_id}'." if site_id else "."))
     return principal

@@ -8,13 +8,14 @@ car; DMS partial updates carry some fields, so they are merged.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
 from app.listings.models import Car
@@ -31,6 +32,7 @@ class ApplyResult:
     car: Car | None
     applied: int = 0
     stale: int = 0
+    failed: int = 0
     ignored: list[str] = field(default_factory=list)
 
 
@@ -75,10 +77,17 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
             result.stale += 1
             _record(site.id, event, car_ref, "stale", "an older version arrived after a newer one")
             continue
-        if event.get("channel") == "dms":
-            reason = _apply_dms(site, car, event)
-        else:
-            reason = _apply_wordpress(site, car, event)
+        try:
+            with db.session.begin_nested():
+                if event.get("channel") == "dms":
+                    reason = _apply_dms(site, car, event)
+                else:
+                    reason = _apply_wordpress(site, car, event)
+        except Exception as exc:  # one bad event must not block every later one for this car
+            log.exception("event could not be applied; set aside", extra={"car": f"{site.id}/{car_ref}"})
+            result.failed += 1
+            _record(site.id, event, car_ref, "failed", f"{type(exc).__name__}: {exc}")
+            continue
         if reason:
             result.ignored.append(reason)
             _record(site.id, event, car_ref, "ignored", reason)
@@ -148,10 +157,19 @@ def _apply_dms(site: Site, car: Car, event: dict[str, Any]) -> str | None:
     return None
 
 
+def delivery_key(delivery_id: str) -> str:
+    """Ids up to 256 characters arrive (webhook-id, DMS feed ids): long ones are hashed to fit."""
+    if len(delivery_id) <= 128:
+        return delivery_id
+    return "sha256:" + hashlib.sha256(delivery_id.encode()).hexdigest()
+
+
 def _record(site_id: str, event: dict[str, Any], car_ref: str, outcome: str, reason: str | None) -> None:
     delivery = event.get("delivery_id")
     if not delivery:
         return
+    delivery = delivery_key(str(delivery))
+    reason = reason[:300] if reason else reason
     exists = db.session.scalar(
         select(InboundEvent.id).where(InboundEvent.site_id == site_id, InboundEvent.delivery_id == delivery)
     )
@@ -166,7 +184,7 @@ def _record(site_id: str, event: dict[str, Any], car_ref: str, outcome: str, rea
                     channel=event.get("channel", "wordpress"),
                     family=event.get("family"),
                     event=event.get("event"),
-                    car_ref=car_ref,
+                    car_ref=car_ref[:255],
                     outcome=outcome,
                     reason=reason,
                     request_id=event.get("request_id"),
@@ -175,3 +193,6 @@ def _record(site_id: str, event: dict[str, Any], car_ref: str, outcome: str, rea
             )
     except IntegrityError:
         log.info("inbound event %s already recorded", delivery)
+    except SQLAlchemyError:
+        # The audit row is not worth blocking the car's sync for.
+        log.exception("could not record inbound event %s", delivery)

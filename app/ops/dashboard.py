@@ -39,7 +39,7 @@ def init_dashboard(app: Flask) -> None:
             return None
         try:
             write = _is_destructive()
-            keys.require(request, "dashboard:write" if write else "dashboard:read")
+            keys.require(request, "dashboard:write" if write else "dashboard:read", all_sites=True)
             if write and not _same_origin():
                 raise Forbidden("Dashboard actions must come from the dashboard itself.")
         except Unauthorized as exc:

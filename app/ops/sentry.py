@@ -51,6 +51,8 @@ def init_sentry(settings: Settings) -> bool:
         environment=settings.sentry_environment or settings.env,
         integrations=[FlaskIntegration(), RqIntegration()],
         send_default_pii=False,
+        # Frame locals would carry decrypted secrets (a site's webhook secrets, a DMS key).
+        include_local_variables=False,
         max_request_body_size="never",
         before_send=before_send,
         before_send_transaction=before_send,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.extensions import db
 from app.sites.models import Site
@@ -19,8 +19,8 @@ class SiteView:
     name: str
     preset: str
     car_post_types: tuple[str, ...]
-    webhook_secrets: tuple[str, ...]
-    dms_api_keys: tuple[str, ...]
+    webhook_secrets: tuple[str, ...] = field(repr=False)
+    dms_api_keys: tuple[str, ...] = field(repr=False)
 
 
 _cache: dict[str, tuple[float, SiteView | None]] = {}
@@ -43,8 +43,10 @@ def get_site(site_id: str) -> SiteView | None:
             webhook_secrets=tuple(site.webhook_secrets),
             dms_api_keys=tuple(site.dms_api_keys),
         )
-    with _lock:
-        _cache[site_id] = (now + TTL_SECONDS, view)
+    if view is not None:
+        # Unknown ids are not cached: anyone can send them, and they must not grow memory.
+        with _lock:
+            _cache[site_id] = (now + TTL_SECONDS, view)
     return view
 
 

@@ -113,6 +113,43 @@ class SiteSchema(Schema):
     destinations = fields.List(fields.Dict(), load_default=list)
 
 
+class SiteOptionsSchema(Schema):
+    """Site keys the engine reads; typed here so a typo or a wrong type fails at start-up."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    full_replace_grace_feeds = fields.Integer(validate=validate.Range(min=1, max=100), strict=True)
+    full_replace_grace_hours = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    reconcile_remove_orphans = fields.Boolean()
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like AED"))
+
+
+class DestinationOptionsSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    rate_reads = fields.Integer(validate=validate.Range(min=1), strict=True)
+    rate_writes = fields.Integer(validate=validate.Range(min=1), strict=True)
+    rate_window = fields.Float(validate=validate.Range(min=0.1))
+
+
+ENGINE_SITE_OPTIONS = set(SiteOptionsSchema().fields)
+ENGINE_DEST_OPTIONS = set(DestinationOptionsSchema().fields)
+
+
+def _connector_options(marketplace: str | None = None) -> set[str]:
+    from app.connectors import available, get_connector_class
+
+    names: set[str] = set()
+    for slug in [marketplace] if marketplace else available():
+        try:
+            names |= set(getattr(get_connector_class(slug), "option_names", ()) or ())
+        except KeyError:
+            continue
+    return names
+
+
 class FileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -164,6 +201,14 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
         if site["preset"] == "generic":
             _check_generic_mapping(site["mapping"], f"{prefix}.mapping", errors)
         site["options"] = {k: v for k, v in site_raw.items() if k not in _SITE_KEYS}
+        known = ENGINE_SITE_OPTIONS | _connector_options()
+        for key in site["options"]:
+            if key not in known:
+                errors.setdefault(f"{prefix}.{key}", "unknown key")
+        try:
+            SiteOptionsSchema().load(site["options"])
+        except ValidationError as exc:
+            _merge(errors, _errors_to_paths(exc.messages, prefix))
         site["car_post_types"] = site["car_post_types"] or _default_post_types(site)
         destinations = []
         markets: set[str] = set()
@@ -182,6 +227,14 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
             dest["options"] = {
                 k: v for k, v in dest_raw.items() if k not in _DEST_KEYS and k not in cred_names
             }
+            known = ENGINE_DEST_OPTIONS | _connector_options(dest["marketplace"])
+            for key in dest["options"]:
+                if key not in known:
+                    errors.setdefault(f"{d_prefix}.{key}", "unknown key")
+            try:
+                DestinationOptionsSchema().load(dest["options"])
+            except ValidationError as exc:
+                _merge(errors, _errors_to_paths(exc.messages, d_prefix))
             merged = {**site["options"], **dest["options"]}
             for option, problem in _option_problems(dest["marketplace"], merged).items():
                 where = d_prefix if option in dest["options"] else prefix

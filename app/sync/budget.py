@@ -35,18 +35,26 @@ end
 return {0, tostring(reset)}
 """
 
-# Only ever lowers `remaining` within a window: calls other workers already took from the
-# budget may not be reflected in the header yet.
+# Headers correct the local window (marketplaces round resets to whole seconds, hence the
+# 1.5 s tolerance for "the same window"):
+#   reset already past              -> a slow response from a window that has ended: ignored
+#   same window                     -> remaining only goes down (other workers' calls may not
+#                                      be in the header yet)
+#   remote window ends sooner       -> adopt its reset, remaining only goes down
+#   remote window ends later        -> ours is stale (the remote rolled over first): adopt both
 _OBSERVE = """
 local now = tonumber(ARGV[3])
 local header_reset = tonumber(ARGV[2])
+local header_remaining = tonumber(ARGV[1])
+if header_reset <= now then return 0 end
 local reset = tonumber(redis.call('HGET', KEYS[1], 'reset') or '0')
-local remaining = tonumber(ARGV[1])
-if header_reset > now and math.abs(header_reset - reset) > 0.5 then
-  redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset', header_reset)
+local current = tonumber(redis.call('HGET', KEYS[1], 'remaining') or tostring(header_remaining))
+if header_reset > reset + 1.5 then
+  redis.call('HSET', KEYS[1], 'remaining', header_remaining, 'reset', header_reset)
+elseif header_reset < reset - 1.5 then
+  redis.call('HSET', KEYS[1], 'remaining', math.min(current, header_remaining), 'reset', header_reset)
 else
-  local current = tonumber(redis.call('HGET', KEYS[1], 'remaining') or tostring(remaining))
-  redis.call('HSET', KEYS[1], 'remaining', math.min(current, remaining))
+  redis.call('HSET', KEYS[1], 'remaining', math.min(current, header_remaining))
 end
 return 1
 """

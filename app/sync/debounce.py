@@ -26,7 +26,7 @@ import redis
 
 DUE = "fc:debounce:due"
 WINDOW = "fc:debounce:window"  # member -> window start
-LEASE_SECONDS = 120
+LEASE_SECONDS = 600  # longer than a normal queue backlog, so a waiting job is not doubled
 
 
 def member(site_id: str, car_ref: str) -> str:
@@ -45,7 +45,7 @@ def events_key(site_id: str, car_ref: str) -> str:
 
 _SUBMIT = """
 if KEYS[4] ~= '' then
-  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', 86400) then return 'duplicate' end
+  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[6])) then return 'duplicate' end
 end
 local now = tonumber(ARGV[3])
 local first = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
@@ -69,7 +69,11 @@ return due
 """
 
 _ACK = """
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
+local count = tonumber(ARGV[2])
+if count > 0 and redis.call('LINDEX', KEYS[1], count - 1) ~= ARGV[3] then
+  return -1
+end
+redis.call('LTRIM', KEYS[1], count, -1)
 if redis.call('LLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -104,6 +108,7 @@ class Debouncer:
         delay: float | None = None,
         pipe: redis.client.Pipeline | None = None,
         dedupe_key: str = "",
+        dedupe_ttl: int = 86400,
     ) -> Any:
         """Queue one event for the car. With ``dedupe_key``, an event whose key was already seen
         (a replayed delivery) is dropped and ``"duplicate"`` returned, atomically."""
@@ -112,7 +117,7 @@ class Debouncer:
         m = member(site_id, car_ref)
         return self._submit(
             keys=[events_key(site_id, car_ref), DUE, WINDOW, dedupe_key],
-            args=[m, json.dumps(event, separators=(",", ":")), now, delay, self.window.max_wait],
+            args=[m, json.dumps(event, separators=(",", ":")), now, delay, self.window.max_wait, dedupe_ttl],
             client=pipe or self.client,
         )
 
@@ -123,14 +128,24 @@ class Debouncer:
 
     def read(self, site_id: str, car_ref: str) -> list[dict[str, Any]]:
         raw = self.client.lrange(events_key(site_id, car_ref), 0, -1)
-        return [json.loads(item) for item in raw]
+        events = [json.loads(item) for item in raw]
+        self._last_read = (site_id, car_ref, raw[-1] if raw else b"")
+        return events
 
     def ack(self, site_id: str, car_ref: str, count: int) -> int:
-        """Drop the first ``count`` events (the ones just applied); return how many remain."""
+        """Drop the first ``count`` events (the ones just applied); return how many remain.
+
+        Only if the list still starts with exactly what was read: if another run trimmed it
+        meanwhile, nothing is dropped (-1) rather than events nobody applied."""
+        last = b""
+        if count and getattr(self, "_last_read", None) and self._last_read[:2] == (site_id, car_ref):
+            last = self._last_read[2]
+        elif count:
+            last = self.client.lindex(events_key(site_id, car_ref), count - 1) or b""
         return int(
             self._ack(
                 keys=[events_key(site_id, car_ref), DUE, WINDOW],
-                args=[member(site_id, car_ref), count],
+                args=[member(site_id, car_ref), count, last],
             )
         )
 

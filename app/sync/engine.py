@@ -49,6 +49,7 @@ from app.sync import destinations as dest_service
 from app.sync.breaker import Breaker
 from app.sync.debounce import Debouncer, DebounceWindow
 from app.sync.queues import DEFAULT, queue
+from app.sync.transport import clamp_reset
 from app.timeutil import utcnow
 
 log = logging.getLogger("forecourt.sync")
@@ -111,7 +112,7 @@ def enqueue_push(
         meta=_meta(site_id=car.site_id if car else None, car_ref=car.car_ref if car else None,
                    destination_id=destination_id, run_id=run_id),
         description=f"push car {car.site_id + '/' + car.car_ref if car else car_id} to destination {destination_id}",
-        rate_limit=RateLimit(f"push:{car_id}:{destination_id}", 1),
+        rate_limit=_push_limit(car_id, destination_id),
     )
     if depends_on is not None:
         kwargs["depends_on"] = depends_on
@@ -122,21 +123,30 @@ def enqueue_push(
     return q.enqueue(jobs.push, *args, **kwargs)
 
 
-def _reschedule_self(at: float, func, *args: Any, queue_name: str) -> None:
-    """Put this job's work back for time ``at`` without spending a retry attempt."""
+def _reschedule_self(at: float, func, *args: Any, queue_name: str, rate_limit: RateLimit | None = None) -> None:
+    """Put this job's work back for time ``at`` without spending a retry attempt.
+
+    The new job keeps the retries this one had left and its one-at-a-time rate limit."""
     job = get_current_job()
-    q = queue(queue_name)
-    when = datetime.fromtimestamp(at + random.uniform(0, 0.25), UTC)
-    q.enqueue_at(
-        when,
+    retry = _retry_policy()
+    if job is not None and job.retries_left is not None:
+        intervals = list(job.retry_intervals or [])[-job.retries_left:] if job.retries_left else []
+        retry = Retry(max=job.retries_left, interval=intervals or 0) if job.retries_left else None
+    queue(queue_name).enqueue_at(
+        datetime.fromtimestamp(at + random.uniform(0, 0.25), UTC),
         func,
         *args,
         job_timeout=300,
         failure_ttl=30 * 86400,
-        retry=_retry_policy(),
+        retry=retry,
         meta=dict(job.meta) if job else _meta(),
         description=job.description if job else None,
+        rate_limit=rate_limit,
     )
+
+
+def _push_limit(car_id: int, destination_id: int) -> RateLimit:
+    return RateLimit(f"push:{car_id}:{destination_id}", 1)
 
 
 # --------------------------------------------------------------------------- sync_car
@@ -183,6 +193,28 @@ def remote_state(state: SyncState) -> RemoteState | None:
     return RemoteState(state.remote_id, state.external_ref, state.fingerprint, state.payload)
 
 
+def _state_for_upsert(connector: Any, vehicle: Vehicle, state: SyncState) -> RemoteState | None:
+    """What the connector should assume exists remotely before this upsert.
+
+    Before a first create the reference is committed with status "creating": if the POST
+    times out after the marketplace created the listing, or the worker dies before recording
+    it, a later delete or unpublish still finds the listing by that reference, and a retried
+    POST meets it as a 409 and becomes a PATCH."""
+    if state.remote_id:
+        return remote_state(state)
+    ref_of = getattr(connector, "external_ref", None)
+    try:
+        ref = ref_of(vehicle) if ref_of else None
+    except ConnectorError:
+        return remote_state(state)  # the upsert raises the same error, with its fields
+    if state.external_ref and ref and state.external_ref != ref:
+        return remote_state(state)  # the reference changed: PATCH the old one to the new one
+    if ref and (state.external_ref != ref or state.status != "creating"):
+        state.external_ref, state.status = ref, "creating"
+        db.session.commit()
+    return None
+
+
 def get_state(car: Car, dest: Destination) -> SyncState:
     state = db.session.scalar(
         select(SyncState).where(SyncState.car_id == car.id, SyncState.destination_id == dest.id)
@@ -204,10 +236,11 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
         dest_service.park(dest.id, car.id)
         return {"outcome": "parked", "reason": dest.paused_reason}
     breaker = Breaker(redis_store.client, dest.id)
-    open_until = breaker.open_until()
-    if open_until:
-        _reschedule_self(open_until, jobs.push, car_id, destination_id, run_id, queue_name, queue_name=queue_name)
-        return {"outcome": "breaker_open", "until": open_until}
+    wait = breaker.wait_until()
+    if wait:
+        _reschedule_self(wait, jobs.push, car_id, destination_id, run_id, queue_name, queue_name=queue_name,
+                         rate_limit=_push_limit(car_id, destination_id))
+        return {"outcome": "breaker_open", "until": wait}
     return _push(car, dest, breaker, run_id, queue_name)
 
 
@@ -221,22 +254,24 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
     photo_problems = _use_media(vehicle)
     try:
         connector = dest_service.build_connector(dest)
+        known = remote_state(state)
         if car.status == DELETED:
-            if remote_state(state) is None:
-                outcome = SyncOutcome(operation="noop")
-            else:
-                outcome = connector.delete(vehicle, remote_state(state))
-        elif car.status is None or (car.status == "inactive" and remote_state(state) is None):
+            outcome = SyncOutcome(operation="noop") if known is None else connector.delete(vehicle, known)
+        elif car.status is None or (car.status == "inactive" and known is None):
             # Nothing to hide if it was never listed here (or was deleted): don't create it hidden.
             outcome = SyncOutcome(operation="skip")
         else:
-            outcome = connector.upsert(vehicle, remote_state(state), previous_payload=state.payload)
+            outcome = connector.upsert(vehicle, _state_for_upsert(connector, vehicle, state),
+                                       previous_payload=state.payload)
     except RetryAt as exc:
         _log_calls(car, dest, run_id, exc.calls, "rate_limited", exc)
         state.status = "waiting"
         db.session.commit()
-        _reschedule_self(exc.at, jobs.push, car.id, dest.id, run_id, queue_name, queue_name=queue_name)
-        return {"outcome": "rescheduled", "at": exc.at}
+        now = time.time()
+        at = clamp_reset(exc.at, now, dest_service.budget_for(dest).limits.window)
+        _reschedule_self(at, jobs.push, car.id, dest.id, run_id, queue_name, queue_name=queue_name,
+                         rate_limit=_push_limit(car.id, dest.id))
+        return {"outcome": "rescheduled", "at": at}
     except RetryLater as exc:
         job = get_current_job()
         final = not (job and job.retries_left)

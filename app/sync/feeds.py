@@ -26,11 +26,11 @@ def enqueue_full_replace(site_id: str, present_ids: list[str]) -> int:
     """Queue the missing-car bookkeeping; returns how many cars are currently missing."""
     from workers import jobs
 
-    queue(LOW).enqueue(jobs.full_replace, site_id, present_ids, job_timeout=600,
-                       description=f"full_replace bookkeeping for {site_id}")
     known = set(db.session.scalars(
         select(Car.car_ref).where(Car.site_id == site_id, Car.source == "dms", Car.status != DELETED)
     ))
+    queue(LOW).enqueue(jobs.full_replace, site_id, present_ids, job_timeout=600,
+                       description=f"full_replace bookkeeping for {site_id}")
     return len(known - set(present_ids))
 
 

@@ -1,5 +1,5 @@
-"""The transport the engine gives connectors: one shared session, explicit timeouts,
-the shared rate budget, and a record of every call for the attempt log."""
+"""The transport the engine gives connectors: one shared session, explicit timeouts and
+the shared rate budget (connectors record their own calls for the attempt log)."""
 
 from __future__ import annotations
 
@@ -31,24 +31,27 @@ def shared_session() -> requests.Session:
     return _session
 
 
-def parse_reset(value: str | None, now: float) -> float | None:
-    """X-RateLimit-Reset comes as epoch seconds or as seconds from now; accept both."""
+def parse_reset(value: str | None, now: float, window: float = 60.0) -> float | None:
+    """X-RateLimit-Reset as epoch seconds, epoch milliseconds or seconds from now.
+
+    Clamped to [now + 1 s, now + 2 windows]: a past or zero reset (clock skew) must not turn
+    into an instant retry loop, and a garbled huge one must not hold a key for ever."""
     if not value:
         return None
     try:
         number = float(value)
     except ValueError:
         return None
-    return number if number > 1_000_000_000 else now + number
+    if number < 0:
+        return None
+    if number >= 1e12:
+        number /= 1000.0
+    at = number if number >= 1e9 else now + number
+    return clamp_reset(at, now, window)
 
 
-@dataclass
-class RecordedCall:
-    method: str
-    path: str
-    status: int | None
-    duration_ms: float
-    request_id: str | None
+def clamp_reset(at: float, now: float, window: float) -> float:
+    return min(max(at, now + 1.0), now + 2 * window)
 
 
 @dataclass
@@ -56,7 +59,6 @@ class BudgetedTransport:
     budget: RateBudget
     timeout: tuple[float, float] = (3.05, 20.0)
     session: requests.Session = field(default_factory=shared_session)
-    calls: list[RecordedCall] = field(default_factory=list)
 
     def request(self, kind: str, method: str, url: str, **kwargs: Any) -> requests.Response:
         granted, reset = self.budget.acquire(kind)
@@ -65,26 +67,18 @@ class BudgetedTransport:
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         path = urlsplit(url).path
-        started = time.perf_counter()
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.Timeout as exc:
-            self._record(method, path, None, started, None)
             raise RetryLater(f"{method} {path} timed out") from exc
         except requests.ConnectionError as exc:
-            self._record(method, path, None, started, None)
             raise RetryLater(f"{method} {path} could not connect") from exc
-        request_id = response.headers.get("X-Request-Id")
-        self._record(method, path, response.status_code, started, request_id)
         self._learn(kind, response)
         return response
 
-    def _record(self, method: str, path: str, status: int | None, started: float, rid: str | None) -> None:
-        self.calls.append(RecordedCall(method, path, status, round((time.perf_counter() - started) * 1000, 2), rid))
-
     def _learn(self, kind: str, response: requests.Response) -> None:
         now = time.time()
-        reset = parse_reset(response.headers.get("X-RateLimit-Reset"), now)
+        reset = parse_reset(response.headers.get("X-RateLimit-Reset"), now, self.budget.limits.window)
         if response.status_code == 429:
             self.budget.hold_until(reset or now + self.budget.limits.window, now)
             return

@@ -72,9 +72,18 @@ class Spool:
                     path.rename(path.with_name(f"draining-{time.time_ns()}-{path.name}"))
             for path in sorted(self.directory.glob("draining-*")):
                 for raw in path.read_text().splitlines():
-                    if raw.strip():
-                        handler(json.loads(raw))
-                        drained += 1
+                    if not raw.strip():
+                        continue
+                    try:
+                        item = json.loads(raw)
+                    except ValueError:
+                        # A line torn by a crash mid-write: keep it for a human, go on.
+                        with open(self.directory / "quarantine.jsonl", "a") as bad:
+                            bad.write(raw + "\n")
+                        log.error("unreadable spool line quarantined", extra={"file": path.name})
+                        continue
+                    handler(item)
+                    drained += 1
                 path.unlink()
             self._pending = False
         finally:
@@ -92,30 +101,51 @@ def spool() -> Spool:
     return _spools[directory]
 
 
-def submit(site_id: str, car_ref: str, doc: dict[str, Any], *, delivery_id: str | None) -> str:
+# Standard Webhooks replays are also stopped by the signed timestamp, so a day is plenty.
+# Body digests (WooCommerce, WP Webhooks) have no timestamp to expire with: keep them longer.
+SEEN_TTL = 86400
+DIGEST_SEEN_TTL = 90 * 86400
+
+
+def submit(site_id: str, car_ref: str, doc: dict[str, Any], *, delivery_id: str | None,
+           dedupe_ttl: int = SEEN_TTL) -> str:
     """Queue one event; returns "accepted", "duplicate" or "spooled"."""
     from app.sync.engine import debouncer
 
     try:
         result = debouncer().submit(
-            site_id, car_ref, doc, dedupe_key=seen_key(site_id, delivery_id) if delivery_id else ""
+            site_id, car_ref, doc, dedupe_key=seen_key(site_id, delivery_id) if delivery_id else "",
+            dedupe_ttl=dedupe_ttl,
         )
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+    except (redis.RedisError, OSError) as exc:
+        # Unreachable, but also OOM, MISCONF (disk full) or READONLY after a failover: the
+        # event is kept on disk either way, because a 5xx makes WooCommerce give up on us.
         log.error("redis unavailable; event spooled to disk", extra={"site": site_id, "error": str(exc)})
-        spool().append({"site_id": site_id, "car_ref": car_ref, "doc": doc, "delivery_id": delivery_id})
+        spool().append({"site_id": site_id, "car_ref": car_ref, "doc": doc, "delivery_id": delivery_id,
+                        "dedupe_ttl": dedupe_ttl})
         return "spooled"
     if spool().has_pending():
         _drain_in_background()
     return "duplicate" if result in ("duplicate", b"duplicate") else "accepted"
 
 
+def spool_full_replace(site_id: str, present_ids: list[str]) -> None:
+    spool().append({"type": "full_replace", "site_id": site_id, "present_ids": present_ids})
+
+
 def _replay(item: dict[str, Any]) -> None:
     from app.sync.engine import debouncer
 
+    if item.get("type") == "full_replace":
+        from app.sync.feeds import enqueue_full_replace
+
+        enqueue_full_replace(item["site_id"], item["present_ids"])
+        return
     delivery_id = item.get("delivery_id")
     debouncer().submit(
         item["site_id"], item["car_ref"], item["doc"],
         dedupe_key=seen_key(item["site_id"], delivery_id) if delivery_id else "",
+        dedupe_ttl=item.get("dedupe_ttl", SEEN_TTL),
     )
 
 

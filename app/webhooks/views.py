@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
+from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ApiError, NotFound, Unauthorized
 from app.extensions import db
@@ -68,8 +70,10 @@ def wordpress(site_id: str):
         raise _unauthorized(exc) from None
     # WooCommerce's delivery id is not signed and WP Webhooks sends none, so for them a
     # replay is recognised by its body (same post, same modified time: harmless to drop).
-    dedupe_id = verified.delivery_id if verified.family == "standard" else verified.body_sha256
     hint = request.args.get("event") or request.args.get("trigger")
+    # The URL is not signed, so the trigger is part of what makes a digest-keyed delivery unique.
+    dedupe_id = (verified.delivery_id if verified.family == "standard"
+                 else f"{verified.body_sha256}:{hint or ''}")
     event = load_wordpress_event(_json_body(body), event_hint=hint)
     ignored = is_ignorable(event, site.car_post_types)
     if ignored:
@@ -86,20 +90,22 @@ def wordpress(site_id: str):
         "modified_at": event.modified_gmt.timestamp() if event.modified_gmt else None,
         "received_at": time.time(),
     }
-    outcome = inbound.submit(site.id, event.post_id, doc, delivery_id=dedupe_id)
+    outcome = inbound.submit(site.id, event.post_id, doc, delivery_id=dedupe_id,
+                             dedupe_ttl=inbound.SEEN_TTL if verified.family == "standard" else inbound.DIGEST_SEEN_TTL)
     status = 200 if outcome == "duplicate" else 202
     return jsonify(status=outcome, carRef=event.post_id, deliveryId=verified.delivery_id), status
 
 
 def _record_ignored(site_id: str, delivery_id: str, family: str, event: str, car_ref: str, reason: str) -> None:
-    from sqlalchemy.exc import IntegrityError
+    from app.listings.service import delivery_key
 
     try:
-        db.session.add(InboundEvent(site_id=site_id, delivery_id=delivery_id, channel="wordpress", family=family,
-                                    event=event, car_ref=car_ref, outcome="ignored", reason=reason[:300]))
+        db.session.add(InboundEvent(site_id=site_id, delivery_id=delivery_key(delivery_id), channel="wordpress",
+                                    family=family, event=event, car_ref=car_ref[:255], outcome="ignored",
+                                    reason=reason[:300]))
         db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.rollback()  # a replayed ignorable delivery, or an audit row that cannot be written
 
 
 def _authenticate_dms(site: SiteView, body: bytes) -> str:
@@ -154,7 +160,11 @@ def dms(site_id: str):
     if feed.mode == "full_replace":
         from app.sync.feeds import enqueue_full_replace
 
-        removal_pending = enqueue_full_replace(site.id, sorted(feed.present_ids))
+        try:
+            removal_pending = enqueue_full_replace(site.id, sorted(feed.present_ids))
+        except (RedisError, OSError):
+            inbound.spool_full_replace(site.id, sorted(feed.present_ids))
+            removal_pending = None
     return jsonify({
         "sync_id": delivery,
         "status": "accepted",

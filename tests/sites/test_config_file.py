@@ -47,6 +47,11 @@ def test_a_good_file_loads_with_secrets_substituted():
         (('base_url = "https://carzle.ae/api/v1"', 'base_url = "ftp://x"'), "sites[0].destinations[0].base_url", ""),
         (('name = "Smith Motors"', ""), "sites[0].name", "Missing data"),
         (('ref_scheme = "post_id"', 'ref_scheme = "colour"'), "sites[0].ref_scheme", "must be one of"),
+        (('ref_scheme = "post_id"', 'full_replace_grace_feed = 3'), "sites[0].full_replace_grace_feed", "unknown key"),
+        (('ref_scheme = "post_id"', 'full_replace_grace_feeds = "two"'), "sites[0].full_replace_grace_feeds",
+         "Not a valid integer"),
+        (('regional_specs = "GCC"', 'rate_writes = "x"'), "sites[0].destinations[0].rate_writes", "Not a valid"),
+        (('regional_specs = "GCC"', 'regional_spec = "GCC"'), "sites[0].destinations[0].regional_spec", "unknown"),
     ],
 )
 def test_errors_name_the_bad_key(change, key, message):

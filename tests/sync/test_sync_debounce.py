@@ -120,3 +120,15 @@ def test_wordpress_lifecycle_reaches_the_marketplace(app, client, site, carzle, 
     assert len(live) == listed
     if listed:
         assert live[0]["status"] == expected_status
+
+
+def test_an_ack_never_drops_events_it_did_not_read(redis_client):
+    first = Debouncer(redis_client, DebounceWindow(seconds=12, max_wait=60))
+    second = Debouncer(redis_client, DebounceWindow(seconds=12, max_wait=60))
+    first.submit("s", "car", {"n": 1}, now=1000)
+    assert len(first.read("s", "car")) == 1
+    assert len(second.read("s", "car")) == 1
+    first.submit("s", "car", {"n": 2}, now=1001)
+    assert first.ack("s", "car", 1) == 1  # {"n": 2} remains
+    assert second.ack("s", "car", 1) == -1  # a rerun that read the same event trims nothing
+    assert first.read("s", "car") == [{"n": 2}]
