@@ -18,6 +18,7 @@ def run_worker(queues: list[str], burst: bool) -> int:
     from app.sync.queues import QUEUES
 
     app = get_app()
+    _warm_imports()
     with app.app_context():
         connection = redis_store.client
     worker = Worker(queues or list(QUEUES), connection=connection)
@@ -25,6 +26,22 @@ def run_worker(queues: list[str], burst: bool) -> int:
     # onto their queues from inside the worker, so no extra process is needed for them.
     worker.work(with_scheduler=True, burst=burst, logging_level=app.config["FORECOURT"].log_level)
     return 0
+
+
+def _warm_imports() -> None:
+    """Import what jobs use before RQ forks a work horse per job, so each horse inherits it
+    instead of importing it again (about a third of a sync job's time otherwise)."""
+    import app.connectors  # noqa: F401
+    import app.listings.dms  # noqa: F401
+    import app.listings.presets  # noqa: F401
+    import app.listings.service  # noqa: F401
+    import app.listings.status  # noqa: F401
+    import app.media.service  # noqa: F401
+    import app.sync.engine  # noqa: F401
+    import app.sync.reconcile  # noqa: F401
+    import app.webhooks.schemas  # noqa: F401
+    import workers.jobs  # noqa: F401
+    import workers.media_jobs  # noqa: F401
 
 
 def run_scheduler() -> int:

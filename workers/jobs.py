@@ -86,7 +86,7 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
 
 
 @job
-def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = "default") -> dict:
+def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = "push") -> dict:
     """Make one destination match one car (create, patch only what changed, or delete)."""
     from app.sync import engine
 

@@ -9,6 +9,7 @@ car; DMS partial updates carry some fields, so they are merged.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,7 +105,8 @@ def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:
     from app.listings.status import decide_status
     from app.webhooks.schemas import is_ignorable, load_wordpress_event
 
-    post = load_wordpress_event(event["body"], event_hint=event.get("hint"))
+    body = event["body"]
+    post = load_wordpress_event(json.loads(body) if isinstance(body, str) else body, event_hint=event.get("hint"))
     reason = is_ignorable(post, site.car_post_types)
     if reason:
         return reason

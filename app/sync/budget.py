@@ -16,15 +16,29 @@ from dataclasses import dataclass
 
 import redis
 
+# KEYS: window hash, key-wide hold, backlog counter. ARGV: limit, window, now.
+# A refused caller is not told "the reset" (every waiting job would wake at once and all but
+# `limit` of them be refused again): it gets its own place in the backlog, spread evenly over
+# the following windows.
 _ACQUIRE = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local function queued(from)
+  local place = redis.call('INCR', KEYS[3]) - 1
+  redis.call('EXPIRE', KEYS[3], math.ceil(window) * 10 + 60)
+  local at = from + math.floor(place / limit) * window + (place % limit) * (window / limit)
+  return {0, tostring(at)}
+end
 local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
-if hold > now then return {0, tostring(hold)} end
+if hold > now then return queued(hold) end
 local reset = tonumber(redis.call('HGET', KEYS[1], 'reset') or '0')
 if now >= reset then
-  reset = now + tonumber(ARGV[2])
-  redis.call('HSET', KEYS[1], 'remaining', tonumber(ARGV[1]) - 1, 'reset', reset)
-  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 3600)
+  local backlog = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if backlog > 0 then redis.call('SET', KEYS[3], math.max(0, backlog - limit), 'KEEPTTL') end
+  reset = now + window
+  redis.call('HSET', KEYS[1], 'remaining', limit - 1, 'reset', reset)
+  redis.call('EXPIRE', KEYS[1], math.ceil(window) + 3600)
   return {1, tostring(reset)}
 end
 local remaining = tonumber(redis.call('HGET', KEYS[1], 'remaining') or '0')
@@ -32,7 +46,7 @@ if remaining > 0 then
   redis.call('HINCRBY', KEYS[1], 'remaining', -1)
   return {1, tostring(reset)}
 end
-return {0, tostring(reset)}
+return queued(reset)
 """
 
 # Headers correct the local window (marketplaces round resets to whole seconds, hence the
@@ -91,10 +105,12 @@ class RateBudget:
         return self.limits.reads if kind == "read" else self.limits.writes
 
     def acquire(self, kind: str, now: float | None = None) -> tuple[bool, float]:
-        """Take one call. Returns (granted, time the window resets)."""
+        """Take one call. Returns (granted, when): the window's reset if granted, else this
+        caller's own time to come back."""
         now = time.time() if now is None else now
         granted, reset = self._acquire(
-            keys=[self._key(kind), self.hold_key], args=[self._limit(kind), self.limits.window, now]
+            keys=[self._key(kind), self.hold_key, f"{self._key(kind)}:backlog"],
+            args=[self._limit(kind), self.limits.window, now],
         )
         return bool(int(granted)), float(reset)
 

@@ -127,21 +127,21 @@ class Debouncer:
         return [split_member(m) for m in taken]
 
     def read(self, site_id: str, car_ref: str) -> list[dict[str, Any]]:
-        raw = self.client.lrange(events_key(site_id, car_ref), 0, -1)
-        events = [json.loads(item) for item in raw]
-        self._last_read = (site_id, car_ref, raw[-1] if raw else b"")
-        return events
+        return self.read_with_marker(site_id, car_ref)[0]
 
-    def ack(self, site_id: str, car_ref: str, count: int) -> int:
+    def read_with_marker(self, site_id: str, car_ref: str) -> tuple[list[dict[str, Any]], bytes]:
+        """The pending events, and a marker (the last one as stored) for ``ack``."""
+        raw = self.client.lrange(events_key(site_id, car_ref), 0, -1)
+        return [json.loads(item) for item in raw], (raw[-1] if raw else b"")
+
+    def ack(self, site_id: str, car_ref: str, count: int, marker: bytes | None = None) -> int:
         """Drop the first ``count`` events (the ones just applied); return how many remain.
 
-        Only if the list still starts with exactly what was read: if another run trimmed it
-        meanwhile, nothing is dropped (-1) rather than events nobody applied."""
-        last = b""
-        if count and getattr(self, "_last_read", None) and self._last_read[:2] == (site_id, car_ref):
-            last = self._last_read[2]
-        elif count:
-            last = self.client.lindex(events_key(site_id, car_ref), count - 1) or b""
+        With ``marker``, only if the list still has exactly that event at ``count``: if another
+        run trimmed it meanwhile, nothing is dropped (-1) rather than events nobody applied."""
+        last = marker
+        if last is None:
+            last = self.client.lindex(events_key(site_id, car_ref), count - 1) or b"" if count else b""
         return int(
             self._ack(
                 keys=[events_key(site_id, car_ref), DUE, WINDOW],

@@ -48,7 +48,7 @@ from app.sites.models import Destination, Site
 from app.sync import destinations as dest_service
 from app.sync.breaker import Breaker
 from app.sync.debounce import Debouncer, DebounceWindow
-from app.sync.queues import DEFAULT, queue
+from app.sync.queues import DEFAULT, HIGH, PUSH, queue
 from app.sync.transport import clamp_reset
 from app.timeutil import utcnow
 
@@ -56,10 +56,15 @@ log = logging.getLogger("forecourt.sync")
 
 
 def debouncer() -> Debouncer:
-    settings = current_app.config["FORECOURT"]
-    return Debouncer(
-        redis_store.client, DebounceWindow(settings.debounce_seconds, settings.debounce_max_wait_seconds)
-    )
+    """One per app: its Lua scripts are registered once, not on every webhook."""
+    cached = current_app.extensions.get("forecourt_debouncer")
+    if cached is None or cached.client is not redis_store.client:
+        settings = current_app.config["FORECOURT"]
+        cached = Debouncer(
+            redis_store.client, DebounceWindow(settings.debounce_seconds, settings.debounce_max_wait_seconds)
+        )
+        current_app.extensions["forecourt_debouncer"] = cached
+    return cached
 
 
 def _meta(**extra: Any) -> dict[str, Any]:
@@ -97,7 +102,7 @@ def enqueue_push(
     car_id: int,
     destination_id: int,
     *,
-    queue_name: str = DEFAULT,
+    queue_name: str = PUSH,
     run_id: int | None = None,
     at: float | None = None,
     depends_on: Dependency | None = None,
@@ -159,14 +164,14 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     from app.listings.service import apply_events
 
     debounce = debouncer()
-    events = debounce.read(site_id, car_ref)
+    events, marker = debounce.read_with_marker(site_id, car_ref)
     if events and events[-1].get("request_id") and not request_id_var.get():
         # The flusher enqueued this job outside any request: carry the webhook's id onward.
         request_id_var.set(events[-1]["request_id"])
     result = apply_events(site, car_ref, events)
     db.session.commit()
     # Only after the commit: a crash before this line leaves the events queued for the rerun.
-    debounce.ack(site_id, car_ref, len(events))
+    debounce.ack(site_id, car_ref, len(events), marker)
     car = result.car
     if car is None or car.id is None:
         return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
@@ -174,8 +179,9 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     # (a failed photo does not block the push: it is reported and left out).
     photo_jobs = [] if car.status in (None, DELETED) else media.enqueue_missing(car.vehicle.get("images") or [])
     depends_on = Dependency(jobs=photo_jobs, allow_failure=True) if photo_jobs else None
+    push_queue = HIGH if queue_name == HIGH else PUSH
     pushed = [
-        enqueue_push(car.id, dest.id, queue_name=queue_name, run_id=run_id, depends_on=depends_on).id
+        enqueue_push(car.id, dest.id, queue_name=push_queue, run_id=run_id, depends_on=depends_on).id
         for dest in site.destinations
         if dest.enabled
     ]
@@ -225,7 +231,7 @@ def get_state(car: Car, dest: Destination) -> SyncState:
     return state
 
 
-def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = DEFAULT) -> dict[str, Any]:
+def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = PUSH) -> dict[str, Any]:
     from workers import jobs
 
     car = db.session.get(Car, car_id)

@@ -91,14 +91,15 @@ class Spool:
         return drained
 
 
-_spools: dict[Path, Spool] = {}
+_spools: dict[Path, Spool] = {}  # keyed by var_dir, so the hot path does no filesystem calls
 
 
 def spool() -> Spool:
-    directory = (current_app.config["FORECOURT"].var_dir / "spool").resolve()
-    if directory not in _spools:
-        _spools[directory] = Spool(directory)
-    return _spools[directory]
+    var_dir = current_app.config["FORECOURT"].var_dir
+    found = _spools.get(var_dir)
+    if found is None:
+        found = _spools[var_dir] = Spool((var_dir / "spool").resolve())
+    return found
 
 
 # Standard Webhooks replays are also stopped by the signed timestamp, so a day is plenty.

@@ -21,6 +21,15 @@ def test_writes_are_granted_until_the_window_is_spent(budget):
     assert [g for g, _ in grants] == [True, True, True, False]
     assert grants[-1][1] == NOW + 10  # told when to come back, not made to sleep
     assert budget.acquire("write", now=NOW + 10)[0] is True  # a new window
+
+
+def test_refused_callers_get_their_own_places_across_later_windows(budget):
+    for _ in range(3):
+        budget.acquire("write", now=NOW)
+    places = [budget.acquire("write", now=NOW + 1)[1] for _ in range(7)]
+    # 3 writes per 10 s window: spread over the next windows instead of all at the reset.
+    assert places == pytest.approx([NOW + 10, NOW + 10 + 10 / 3, NOW + 10 + 20 / 3,
+                                    NOW + 20, NOW + 20 + 10 / 3, NOW + 20 + 20 / 3, NOW + 30])
     assert budget.acquire("read", now=NOW)[0] is True  # reads have their own budget
 
 
@@ -47,6 +56,7 @@ def test_a_429_holds_reads_and_writes_until_the_reset(budget):
     budget.hold_until(NOW + 7, now=NOW)
     assert budget.acquire("read", now=NOW + 1) == (False, NOW + 7)
     assert budget.acquire("write", now=NOW + 1) == (False, NOW + 7)
+    assert budget.acquire("write", now=NOW + 1)[1] > NOW + 7  # the next waiter is spread out
 
 
 @pytest.mark.parametrize(

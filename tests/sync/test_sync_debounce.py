@@ -126,9 +126,9 @@ def test_an_ack_never_drops_events_it_did_not_read(redis_client):
     first = Debouncer(redis_client, DebounceWindow(seconds=12, max_wait=60))
     second = Debouncer(redis_client, DebounceWindow(seconds=12, max_wait=60))
     first.submit("s", "car", {"n": 1}, now=1000)
-    assert len(first.read("s", "car")) == 1
-    assert len(second.read("s", "car")) == 1
+    events, mine = first.read_with_marker("s", "car")
+    _, theirs = second.read_with_marker("s", "car")
     first.submit("s", "car", {"n": 2}, now=1001)
-    assert first.ack("s", "car", 1) == 1  # {"n": 2} remains
-    assert second.ack("s", "car", 1) == -1  # a rerun that read the same event trims nothing
+    assert first.ack("s", "car", len(events), mine) == 1  # {"n": 2} remains
+    assert second.ack("s", "car", 1, theirs) == -1  # a rerun that read the same event trims nothing
     assert first.read("s", "car") == [{"n": 2}]

@@ -70,7 +70,7 @@ def test_5xx_backs_off_then_lands_in_the_failed_registry_with_the_error_on_the_c
     assert state["status"] == "failed"
     assert state["lastError"]["type"] == "RetryLater"
     assert state["lastError"]["status"] in (500, 502, 503)
-    failed = FailedJobRegistry(queue=Queue("default", connection=redis_store.client))
+    failed = FailedJobRegistry(queue=Queue("push", connection=redis_store.client))
     assert failed.count == 1
     assert stats(carzle)["faults"] == 4  # first try + RETRY_BACKOFF_SECONDS' three retries
 
@@ -91,7 +91,7 @@ def test_missing_required_fields_are_reported_on_the_car_and_never_sent(app, cli
     assert state["status"] == "error"
     assert "price" in state["lastError"]["fields"]
     assert stats(carzle)["posts"] == 0
-    assert FailedJobRegistry(queue=Queue("default", connection=redis_store.client)).count == 0
+    assert FailedJobRegistry(queue=Queue("push", connection=redis_store.client)).count == 0
 
 
 def test_401_pauses_the_destination_and_good_credentials_resume_it(app, client, site, carzle):
@@ -220,7 +220,8 @@ def test_a_persistently_failing_destination_opens_the_breaker(app, client, site,
     set_app(app)
     time.sleep(0.4)
     flush_due(app)
-    SimpleWorker([Queue("default", connection=redis_store.client)], connection=redis_store.client).work(burst=True)
-    SimpleWorker([Queue("default", connection=redis_store.client)], connection=redis_store.client).work(burst=True)
+    queues = [Queue(name, connection=redis_store.client) for name in ("default", "push")]
+    SimpleWorker(queues, connection=redis_store.client).work(burst=True)
+    SimpleWorker(queues, connection=redis_store.client).work(burst=True)
     assert stats(carzle)["total"] == 0  # nothing was sent while the breaker is open
-    assert pending(redis_store.client)["default:scheduled"] == 1  # the push waits, no attempt spent
+    assert pending(redis_store.client)["push:scheduled"] == 1  # the push waits, no attempt spent

@@ -44,7 +44,7 @@ def start_worker(settings):
 
     def start() -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workers", "worker", "high", "default"],
+            [sys.executable, "-m", "workers", "worker", "high", "push", "default"],
             env=worker_env(settings),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -105,7 +105,7 @@ def test_kill_9_mid_request_reruns_the_job_without_a_duplicate_listing(app, clie
     time.sleep(0.4)
     flush_due(app)
     worker = start_worker()
-    started = StartedJobRegistry(queue=Queue("default", connection=redis_store.client))
+    started = StartedJobRegistry(queue=Queue("push", connection=redis_store.client))
 
     def push_in_flight() -> bool:
         return any("push" in (Job.fetch(i, connection=redis_store.client).func_name or "")
@@ -143,7 +143,7 @@ def test_two_workers_never_sync_the_same_car_at_once(app, client, site, carzle, 
     start_worker()
     start_worker()
     connection = redis_store.client
-    queues = [Queue(name, connection=connection) for name in ("high", "default")]
+    queues = [Queue(name, connection=connection) for name in ("high", "push", "default")]
 
     def idle() -> bool:
         return all(q.count == 0 for q in queues) and all(
