@@ -11,8 +11,8 @@ from workers.context import get_app
 log = logging.getLogger("forecourt.workers")
 
 
-def run_worker(queues: list[str], burst: bool) -> int:
-    from rq import Worker
+def run_worker(queues: list[str], burst: bool, fork: bool = False) -> int:
+    from rq import SimpleWorker, Worker
 
     from app.extensions import redis_store
     from app.sync.queues import QUEUES
@@ -21,7 +21,12 @@ def run_worker(queues: list[str], burst: bool) -> int:
     _warm_imports()
     with app.app_context():
         connection = redis_store.client
-    worker = Worker(queues or list(QUEUES), connection=connection)
+    # Jobs here are short and I/O-bound, and forking a work horse per job cost more than the
+    # job itself (warm imports, pooled database and HTTP connections are lost with each
+    # horse). A job still runs under RQ's timeout, and a worker that dies mid-job (kill -9,
+    # OOM) has its job retried by RQ all the same. --fork restores a horse per job.
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class(queues or list(QUEUES), connection=connection)
     # with_scheduler: RQ moves retries and delayed jobs (backoff, rate-limit waits) back
     # onto their queues from inside the worker, so no extra process is needed for them.
     worker.work(with_scheduler=True, burst=burst, logging_level=app.config["FORECOURT"].log_level)
@@ -29,8 +34,8 @@ def run_worker(queues: list[str], burst: bool) -> int:
 
 
 def _warm_imports() -> None:
-    """Import what jobs use before RQ forks a work horse per job, so each horse inherits it
-    instead of importing it again (about a third of a sync job's time otherwise)."""
+    """Import what jobs use up front (with --fork, every work horse inherits it instead of
+    importing it again: about a third of a sync job's time otherwise)."""
     import app.connectors  # noqa: F401
     import app.listings.dms  # noqa: F401
     import app.listings.presets  # noqa: F401
@@ -56,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run an RQ worker")
     worker.add_argument("queues", nargs="*", help="queues in priority order (default: all)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument("--fork", action="store_true", help="run each job in a forked work horse")
     sub.add_parser("scheduler", help="run periodic jobs and the debounce flusher")
     args = parser.parse_args(argv)
     if args.command == "worker":
-        return run_worker(args.queues, args.burst)
+        return run_worker(args.queues, args.burst, args.fork)
     return run_scheduler()
 
 
