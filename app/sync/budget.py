@@ -16,26 +16,25 @@ from dataclasses import dataclass
 
 import redis
 
-# KEYS: window hash, key-wide hold, backlog counter. ARGV: limit, window, now.
-# A refused caller is not told "the reset" (every waiting job would wake at once and all but
-# `limit` of them be refused again): it gets its own place in the backlog, spread evenly over
-# the following windows.
+# KEYS: window hash, key-wide hold, waiter counter. ARGV: limit, window, now.
+# A refused caller is not told just "the reset" (every waiting job would wake in the same
+# instant): waiters are spread evenly over the next window. Placing them further out looked
+# better on paper, but a waiter refused again would be counted twice and later windows left
+# idle; the next window only is self-correcting.
 _ACQUIRE = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local function queued(from)
   local place = redis.call('INCR', KEYS[3]) - 1
-  redis.call('EXPIRE', KEYS[3], math.ceil(window) * 10 + 60)
-  local at = from + math.floor(place / limit) * window + (place % limit) * (window / limit)
-  return {0, tostring(at)}
+  redis.call('EXPIRE', KEYS[3], math.ceil(window) * 2 + 60)
+  return {0, tostring(from + (place % limit) * (window / limit))}
 end
 local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
 if hold > now then return queued(hold) end
 local reset = tonumber(redis.call('HGET', KEYS[1], 'reset') or '0')
 if now >= reset then
-  local backlog = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if backlog > 0 then redis.call('SET', KEYS[3], math.max(0, backlog - limit), 'KEEPTTL') end
+  redis.call('DEL', KEYS[3])
   reset = now + window
   redis.call('HSET', KEYS[1], 'remaining', limit - 1, 'reset', reset)
   redis.call('EXPIRE', KEYS[1], math.ceil(window) + 3600)
