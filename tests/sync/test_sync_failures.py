@@ -225,3 +225,46 @@ def test_a_persistently_failing_destination_opens_the_breaker(app, client, site,
     SimpleWorker(queues, connection=redis_store.client).work(burst=True)
     assert stats(carzle)["total"] == 0  # nothing was sent while the breaker is open
     assert pending(redis_store.client)["push:scheduled"] == 1  # the push waits, no attempt spent
+
+
+def test_two_dealers_converge_through_faults_and_tight_limits_without_duplicates(app, client, site, carzle):
+    """Issue 4's "done when": a 15 % 5xx rate, tight limits, two dealers, no duplicates."""
+    from app.sites import cache, config_file
+    from tests.support.wordpress import SECRET
+
+    second_key = "cz_test_second_dealer"
+    carzle.carzle.add_key(second_key, "second-motors")
+    config_file.apply(config_file.parse(f"""
+[[sites]]
+id = "demo"
+name = "Demo Motors"
+webhook_secret = "{SECRET}"
+preset = "inventory-presser"
+  [[sites.destinations]]
+  marketplace = "carzle"
+  base_url = "{carzle.api_url}"
+  api_key = "{carzle.key}"
+[[sites]]
+id = "second"
+name = "Second Motors"
+webhook_secret = "{SECRET}"
+preset = "inventory-presser"
+  [[sites.destinations]]
+  marketplace = "carzle"
+  base_url = "{carzle.api_url}"
+  api_key = "{second_key}"
+""", {}))
+    cache.clear()
+    carzle.registry.update_config({"fault_rate": 0.15, "seed": 7, "rate_window_seconds": 2, "write_limit": 6})
+    for site_id in ("demo", "second"):
+        for post_id in range(201, 209):
+            body = encode(inventory_presser_post(post_id))
+            response = client.post(f"/hooks/wordpress/{site_id}", data=body, headers=standard_headers(body))
+            assert response.status_code == 202
+    drain(app, timeout=120)
+    for showroom in ("demo-motors", "second-motors"):
+        refs = [x["externalRef"] for x in carzle.carzle.listings(showroom)]
+        assert sorted(refs) == sorted(set(refs)) and len(refs) == 8, (showroom, refs)
+    stats = [carzle.carzle.key_stats(key) for key in (carzle.key, second_key)]
+    assert sum(s["faults"] for s in stats) > 0  # the faults really happened and were ridden out
+    assert all(s["rateLimited"] <= 2 for s in stats)
