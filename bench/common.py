@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the benchmarks import Forecourt's own code (signing, redis binary)
+    sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 ADMIN_TOKEN = "fc_admin_bench_" + secrets.token_hex(12)
 
@@ -59,6 +61,18 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def code_version() -> str:
+    """The commit the benchmark ran on, and whether the work tree had local changes."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "workers", "wsgi.py", "Procfile"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + (f" + {len(dirty.splitlines())} uncommitted app/worker file(s)" if dirty else "")
+
+
 def machine_summary() -> str:
     cpu = "?"
     try:
@@ -68,7 +82,24 @@ def machine_summary() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}"
+    load = ""
+    try:
+        load = ", load average " + Path("/proc/loadavg").read_text().split()[0] + " at the end"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}{load}; code {code_version()}"
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has spent busy (all cores, from /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- HTTP helpers
@@ -164,7 +195,6 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 def signed_headers(secret: str, body: bytes, webhook_id: str | None = None,
                    timestamp: int | None = None) -> dict[str, str]:
     """Standard Webhooks headers, signed with Forecourt's own signing function."""
-    sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
     from app.webhooks.signatures import sign_standard_webhook
 
     webhook_id = webhook_id or f"msg_{secrets.token_hex(12)}"
@@ -190,7 +220,7 @@ class SiteSpec:
     rate_writes: int | None = None
     rate_reads: int | None = None
 
-    def toml(self, carzle_url: str) -> str:
+    def toml(self, carzle_url: str | None) -> str:
         lines = [
             "[[sites]]",
             f'id = "{self.id}"',
@@ -198,6 +228,10 @@ class SiteSpec:
             f'webhook_secret = "{self.webhook_secret}"',
             'preset = "inventory-presser"',
             'ref_scheme = "stock_number"',
+        ]
+        if carzle_url is None:  # no destination: enough for the inbound path
+            return "\n".join(lines) + "\n"
+        lines += [
             "",
             "  [[sites.destinations]]",
             '  marketplace = "carzle"',
@@ -335,7 +369,6 @@ class Stack:
         """redis-server as the embedded default runs it (AOF, ``appendfsync always``), on a
         private unix socket. AOF rewrites are switched off so a rewrite's fork does not land
         in one measurement and not in another."""
-        sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
         from app.ops.embedded_redis import redis_server_binary
 
         directory = self.dir / "redis"
@@ -425,7 +458,8 @@ class Stack:
         """Write the site file and run the Procfile's release step."""
         self.sites = sites
         self.extra_env.update(env_overrides)
-        (self.dir / "sites.toml").write_text("\n".join(s.toml(self.carzle_url) for s in sites))
+        carzle_url = self.carzle_url if self.sandbox_root else None
+        (self.dir / "sites.toml").write_text("\n".join(s.toml(carzle_url) for s in sites))
         result = subprocess.run(
             [str(Path(PYTHON).parent / "flask"), "--app", "wsgi", "forecourt", "release"], cwd=ROOT, env=self.env(),
             capture_output=True, text=True, timeout=120,
@@ -463,8 +497,17 @@ class Stack:
         command = self.procfile_command(process).replace("0.0.0.0", "127.0.0.1")
         return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1), m.group(2)), command)
 
-    def start_workers(self, count: int) -> list[Proc]:
-        argv = shlex.split(self.procfile_command("worker"))
+    def start_workers(self, count: int, kind: str = "procfile") -> list[Proc]:
+        """``procfile``: the Procfile's ``python -m workers worker`` (RQ's forking Worker).
+        ``simple``: a what-if for comparison only, RQ's own CLI running the same queues and
+        jobs in a non-forking ``SimpleWorker`` (``rq worker -w rq.worker.SimpleWorker -s``)."""
+        if kind == "procfile":
+            argv = shlex.split(self.procfile_command("worker"))
+        elif kind == "simple":
+            argv = [str(Path(PYTHON).parent / "rq"), "worker", "-u", self.redis_url,
+                    "-w", "rq.worker.SimpleWorker", "--with-scheduler", "high", "default", "images", "low"]
+        else:
+            raise ValueError(kind)
         return [self.spawn(f"worker{i}", argv, env=self.env()) for i in range(1, count + 1)]
 
     def start_scheduler(self) -> Proc:

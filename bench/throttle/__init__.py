@@ -1,0 +1,1 @@
+"""Forecourt benchmarks (see bench/README.md)."""
