@@ -121,6 +121,17 @@ def drain_spool() -> None:
     click.echo(f"drained {drain()} spooled events")
 
 
+@group.command("stop-redis")
+def stop_redis() -> None:
+    """Stop the embedded redis-server (it outlives ./bin/up so no process loses it mid-run)."""
+    from app.ops import embedded_redis
+
+    if _settings().redis_url:
+        raise click.ClickException("REDIS_URL is set: Forecourt is not running its own Redis")
+    embedded_redis.stop(_settings().var_dir)
+    click.echo("embedded redis stopped (its data stays in var/redis)")
+
+
 @group.command("new-secret")
 def new_secret() -> None:
     """Print a new Standard Webhooks secret (whsec_...)."""
