@@ -161,8 +161,11 @@ def sandbox_server():
 @pytest.fixture
 def carzle(sandbox_server):
     """The Carzle sandbox over real HTTP, reset and with production limits for each test."""
+    from app.connectors.carzle import forget_parsed_metadata
+
     registry = sandbox_server.registry
     registry.reset()
+    forget_parsed_metadata()
     registry.update_config({"rate_window_seconds": 60, "read_limit": 60, "write_limit": 30,
                             "fault_rate": 0.0, "latency_ms": 0})
     sandbox_server.carzle = registry.carzle

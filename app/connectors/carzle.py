@@ -38,6 +38,7 @@ import ipaddress
 import logging
 import math
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -382,6 +383,15 @@ def _private_host(host: str) -> bool:
     return not address.is_global
 
 
+PARSED_METADATA_SECONDS = 60.0
+_PARSED_METADATA: dict[str, tuple[float, CarzleMetadata]] = {}
+
+
+def forget_parsed_metadata() -> None:
+    """Drop the per-process parsed catalogues (tests that reset the marketplace use it)."""
+    _PARSED_METADATA.clear()
+
+
 @register
 class CarzleConnector(Connector):
     """Carzle Dealer API (``https://carzle.ae/api/v1``, Bearer API key). See the module doc."""
@@ -505,7 +515,15 @@ class CarzleConnector(Connector):
     def metadata(self) -> CarzleMetadata:
         """Enums, makes/models and feature tags (``GET /metadata``, at most hourly per key)."""
         if self._metadata is None:
-            self._metadata = CarzleMetadata.parse(self._reference("metadata", "/metadata"))
+            # Decoding and parsing the catalogue was ~3 ms of every push; a worker keeps the
+            # parsed copy for a minute (the shared cache still decides when Carzle is asked).
+            key = self._cache_key("metadata")
+            hit = _PARSED_METADATA.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                self._metadata = hit[1]
+            else:
+                self._metadata = CarzleMetadata.parse(self._reference("metadata", "/metadata"))
+                _PARSED_METADATA[key] = (time.monotonic() + PARSED_METADATA_SECONDS, self._metadata)
         return self._metadata
 
     def contacts(self) -> list[dict[str, Any]]:

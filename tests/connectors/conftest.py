@@ -292,3 +292,13 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
 def connector_redis(redis_client: Any) -> Any:
     """The suite's private, flushed Redis (never a shared server's data)."""
     return redis_client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_parsed_metadata() -> Iterator[None]:
+    """Each test sees the cache as it set it up, not a catalogue parsed by an earlier test."""
+    from app.connectors.carzle import forget_parsed_metadata
+
+    forget_parsed_metadata()
+    yield
+    forget_parsed_metadata()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.connectors.base import FixInput, MemoryCache, RetryLater
-from app.connectors.carzle import CarzleConnector, map_enum
+from app.connectors.carzle import CarzleConnector, forget_parsed_metadata, map_enum
 from app.listings.vehicle import LISTING_STATUSES, Image, Vehicle
 
 MakeCarzle = Callable[..., CarzleConnector]
@@ -444,6 +444,8 @@ def test_stale_metadata_is_used_when_refresh_fails(
     cache = MemoryCache(clock=lambda: clock[0])
 
     def connector() -> CarzleConnector:
+        # As if each sync ran in a new worker: no parsed catalogue kept from the previous one.
+        forget_parsed_metadata()
         return CarzleConnector(base_url=fake_transport.base_url, credentials={"api_key": "k"},
                                options={}, transport=fake_transport, cache=cache)
 
