@@ -74,6 +74,10 @@ class Settings:
     log_json: bool = True
     reconcile_cron: str = "0 3 * * *"
     media_allow_private_hosts: tuple[str, ...] = ()
+    media_s3_bucket: str | None = None  # set: photos go to this S3-compatible bucket
+    media_s3_endpoint_url: str | None = None  # R2, MinIO, ...; unset: AWS
+    media_s3_region: str | None = None
+    media_s3_public_url: str | None = None  # CDN or bucket URL the marketplaces fetch from
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +100,8 @@ class Settings:
     def validate(self) -> None:
         if self.env not in {"development", "test", "production"}:
             raise ConfigError("FORECOURT_ENV: must be development, test or production")
+        if self.media_s3_bucket and not self.media_s3_public_url:
+            raise ConfigError("MEDIA_S3_PUBLIC_URL: required with MEDIA_S3_BUCKET (the URL marketplaces fetch)")
         if self.debounce_max_wait_seconds < self.debounce_seconds:
             raise ConfigError("DEBOUNCE_MAX_WAIT_SECONDS: must be >= DEBOUNCE_SECONDS")
         if self.is_production:
@@ -150,6 +156,10 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log_json": ("LOG_JSON", _bool),
     "reconcile_cron": ("RECONCILE_CRON", str.strip),
     "media_allow_private_hosts": ("MEDIA_ALLOW_PRIVATE_HOSTS", _str_list),
+    "media_s3_bucket": ("MEDIA_S3_BUCKET", _optional),
+    "media_s3_endpoint_url": ("MEDIA_S3_ENDPOINT_URL", _optional),
+    "media_s3_region": ("MEDIA_S3_REGION", _optional),
+    "media_s3_public_url": ("MEDIA_S3_PUBLIC_URL", _optional),
 }
 
 assert set(_ENV) <= {f.name for f in fields(Settings)}

@@ -343,6 +343,9 @@ class Connector:
     # Backoff the engine should use for RetryLater without a delay; attempts = len + 1.
     retry_backoff: ClassVar[tuple[float, ...]] = (30.0, 120.0, 600.0)
     user_agent: ClassVar[str] = "Forecourt/1.0"
+    # Photo rules checked before anything is sent (Carslink: at least 4, all HTTPS).
+    min_images: ClassVar[int] = 0
+    https_images_only: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -388,6 +391,19 @@ class Connector:
     def build_payload(self, vehicle: Vehicle, *, creating: bool) -> tuple[dict[str, Any], list[str]]:
         """Map a vehicle to the remote's full payload; returns (payload, warnings)."""
         raise NotImplementedError
+
+    def check_images(self, vehicle: Vehicle) -> None:
+        """Raise FixInput when the car's usable photos cannot meet this marketplace's rules."""
+        urls = [getattr(image, "url", None) or "" for image in vehicle.images or []]
+        if self.https_images_only:
+            urls = [url for url in urls if url.lower().startswith("https://")]
+        if len(urls) < self.min_images:
+            name = self.display_name or self.slug
+            raise FixInput(
+                f"{name} needs at least {self.min_images} {'HTTPS ' if self.https_images_only else ''}photos; "
+                f"this car has {len(urls)} usable",
+                fields={"images": f"at least {self.min_images} required, {len(urls)} usable"},
+            )
 
     def upsert(
         self,

@@ -5,8 +5,9 @@ or two URLs share one file, and makes every URL immutable, so it can be cached f
 
 ``LocalMediaStore`` keeps files under ``<FORECOURT_VAR_DIR>/media/<sha[:2]>/<sha>.webp`` and
 Forecourt serves them itself (``app.media.views``) at ``{PUBLIC_BASE_URL}/media/<sha>.webp``.
-``S3MediaStore`` is an optional S3-compatible variant (boto3 imported lazily; not installed and
-not exercised by the tests; selecting it needs Settings fields that do not exist yet).
+``S3MediaStore`` puts them in an S3-compatible bucket instead when ``MEDIA_S3_BUCKET`` is set
+(with ``MEDIA_S3_PUBLIC_URL``, the CDN or bucket URL marketplaces fetch from, and optionally
+``MEDIA_S3_ENDPOINT_URL`` / ``MEDIA_S3_REGION``; credentials come from boto3's usual chain).
 """
 
 from __future__ import annotations
@@ -133,6 +134,20 @@ def local_store(settings: Any = None) -> LocalMediaStore:
     return LocalMediaStore(Path(settings.var_dir) / "media", settings.public_base_url)
 
 
+_s3_stores: dict[tuple[str, str | None, str | None, str], S3MediaStore] = {}
+
+
 def get_store(settings: Any = None) -> MediaStore:
-    """The configured store. Only the local one can be configured today (see module docstring)."""
-    return local_store(settings)
+    """The configured store: an S3-compatible bucket when MEDIA_S3_BUCKET is set, else local disk."""
+    settings = settings or current_app.config["FORECOURT"]
+    if not settings.media_s3_bucket:
+        return local_store(settings)
+    key = (settings.media_s3_bucket, settings.media_s3_endpoint_url, settings.media_s3_region,
+           settings.media_s3_public_url)
+    store = _s3_stores.get(key)
+    if store is None:  # one boto3 client per process: creating one costs tens of milliseconds
+        store = _s3_stores[key] = S3MediaStore(
+            settings.media_s3_bucket, settings.media_s3_public_url,
+            endpoint_url=settings.media_s3_endpoint_url, region_name=settings.media_s3_region,
+        )
+    return store

@@ -267,6 +267,7 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
             # Nothing to hide if it was never listed here (or was deleted): don't create it hidden.
             outcome = SyncOutcome(operation="skip")
         else:
+            connector.check_images(vehicle)
             outcome = connector.upsert(vehicle, _state_for_upsert(connector, vehicle, state),
                                        previous_payload=state.payload)
     except RetryAt as exc:

@@ -324,3 +324,31 @@ def test_connectors_never_import_flask() -> None:
                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             )
             assert not any(n.split(".")[0] in ("flask", "werkzeug") for n in names), path
+
+
+@pytest.mark.parametrize(
+    ("min_images", "https_only", "urls", "ok"),
+    [
+        (0, False, [], True),
+        (4, True, [f"https://x.example/{n}.jpg" for n in range(4)], True),
+        (4, True, [f"https://x.example/{n}.jpg" for n in range(3)] + ["http://x.example/4.jpg"], False),
+        (4, False, [f"http://x.example/{n}.jpg" for n in range(4)], True),
+        (1, False, [], False),
+    ],
+)
+def test_marketplace_photo_rules_are_checked_before_sending(min_images, https_only, urls, ok):
+    from app.connectors.base import Connector, FixInput, MemoryCache, SimpleTransport
+    from app.listings.vehicle import Image, Vehicle
+
+    class Strict(Connector):
+        slug = "strict-test"
+
+    Strict.min_images, Strict.https_images_only = min_images, https_only
+    connector = Strict(base_url="https://m.example", credentials={}, transport=SimpleTransport(), cache=MemoryCache())
+    vehicle = Vehicle(source="wordpress", car_ref="1", images=[Image(url=u) for u in urls])
+    if ok:
+        connector.check_images(vehicle)
+    else:
+        with pytest.raises(FixInput) as caught:
+            connector.check_images(vehicle)
+        assert "images" in caught.value.fields
