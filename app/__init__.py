@@ -37,6 +37,13 @@ def create_app(config: Settings | None = None) -> Flask:
     init_sentry(settings)
     vault.init_app(settings)
     db.init_app(app)
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        from sqlalchemy import event
+
+        from app.extensions import tune_sqlite
+
+        with app.app_context():
+            event.listen(db.engine, "connect", tune_sqlite)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     redis_store.init_app(app, settings)
 

@@ -31,6 +31,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def tune_sqlite(dbapi_connection, _record) -> None:
+    """SQLite is the embedded default, shared by the web, worker and scheduler processes:
+    WAL lets readers proceed while one process writes, synchronous=FULL keeps every commit
+    durable, and a busy timeout waits for a writer instead of failing with "locked"."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 migrate = Migrate()
 
 
