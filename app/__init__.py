@@ -102,8 +102,15 @@ def _install_request_ids(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        if request.path not in ("/healthz", "/readyz"):
-            log.info(
+        if request.path in ("/healthz", "/readyz"):
+            return response
+        # An accepted delivery is already recorded (inbound_events, with its request id), so
+        # at thousands per second its access line is DEBUG; anything else stays INFO.
+        quiet = response.status_code < 300 and request.path.startswith("/hooks/")
+        level = logging.DEBUG if quiet else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level,
                 "request",
                 extra={
                     "method": request.method,
