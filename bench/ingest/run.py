@@ -406,7 +406,8 @@ def report(args, results, fixed, fresh, profile, elapsed: float, web_log_bytes: 
     print("bench/ingest — signed WordPress webhooks (Standard Webhooks, companion format, ~1.2 kB)")
     print(f"machine: {machine_summary()}")
     print(f"gunicorn (Procfile web line): --workers {args.workers} --threads {args.threads} (gthread), "
-          f"--access-logfile - (to a file); LOG_LEVEL={args.log_level}; redis appendfsync={args.fsync}, unix socket")
+          f"no gunicorn access log (the app logs); LOG_LEVEL={args.log_level}; redis appendfsync={args.fsync}, "
+          "unix socket")
     print(f"load: {args.client} client, {args.connections} keep-alive connections, closed loop, {args.rounds} × "
           f"{args.duration:.0f} s per app after {args.warmup:.0f} s warm-up, alternating; {args.cars} cars, "
           "every webhook-id new")
