@@ -39,12 +39,16 @@ def _authorize_sync(site: Site) -> None:
     """Sync Now comes from the dealer's WordPress (signed with the site's secret) or an admin key."""
     if request.headers.get("webhook-signature"):
         try:
-            verify_standard_webhook(
+            webhook_id = verify_standard_webhook(
                 request.headers, request.get_data(), site.webhook_secrets,
                 tolerance=current_app.config["FORECOURT"].webhook_tolerance_seconds,
             )
         except SignatureError as exc:
             raise Unauthorized(exc.message, code=exc.code) from None
+        # A signed request is good for one use: a captured one replayed within the tolerance
+        # (possibly to another URL of this API, which the signature does not cover) is refused.
+        if not redis_store.client.set(f"fc:seen-api:{site.id}:{webhook_id}", 1, nx=True, ex=3600):
+            raise Unauthorized("This signed request was already used.", code="replayed")
         return
     keys.require(request, "sync:write", site.id)
 

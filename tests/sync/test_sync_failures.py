@@ -136,8 +136,11 @@ def test_unchanged_resync_makes_no_call_and_a_price_change_patches_only_the_pric
 def test_sync_now_needs_an_admin_key_or_the_sites_signature(client, site):
     assert client.post("/api/v1/sites/demo/cars/101/sync").status_code == 401
     body = b""
-    signed = client.post("/api/v1/sites/demo/cars/101/sync", data=body, headers=standard_headers(body))
+    headers = standard_headers(body)
+    signed = client.post("/api/v1/sites/demo/cars/101/sync", data=body, headers=headers)
     assert signed.status_code == 202
+    replayed = client.post("/api/v1/sites/demo/sync", data=body, headers=headers)
+    assert replayed.status_code == 401 and replayed.get_json()["error"]["code"] == "replayed"
     every = client.post("/api/v1/sites/demo/sync", headers=ADMIN)
     assert every.status_code == 202 and "runId" in every.get_json()
 
