@@ -195,16 +195,9 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 def signed_headers(secret: str, body: bytes, webhook_id: str | None = None,
                    timestamp: int | None = None) -> dict[str, str]:
     """Standard Webhooks headers, signed with Forecourt's own signing function."""
-    from app.webhooks.signatures import sign_standard_webhook
+    from app.webhooks.signatures import standard_webhook_headers
 
-    webhook_id = webhook_id or f"msg_{secrets.token_hex(12)}"
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    return {
-        "Content-Type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_standard_webhook(secret, webhook_id, timestamp, body),
-    }
+    return standard_webhook_headers(secret, body, webhook_id=webhook_id, timestamp=timestamp)
 
 
 # --------------------------------------------------------------------------- sites

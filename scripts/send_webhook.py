@@ -15,8 +15,6 @@ import argparse
 import json
 import os
 import sys
-import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.webhooks.signatures import sign_standard_webhook  # noqa: E402
+from app.webhooks.signatures import standard_webhook_headers  # noqa: E402
 
 
 def demo_env() -> dict[str, str]:
@@ -92,13 +90,7 @@ def main() -> int:
     payload = json.loads(Path(args.body).read_text()) if args.body else sample_post(
         args.car, args.price, "trash" if args.event == "trash" else args.status, args.event, args.images)
     body = json.dumps(payload).encode()
-    webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_standard_webhook(args.secret, webhook_id, timestamp, body),
-    }
+    headers = standard_webhook_headers(args.secret, body)
     response = requests.post(f"{args.url}/hooks/wordpress/{args.site}", data=body, headers=headers, timeout=10)
     print(response.status_code, response.text.strip())
     return 0 if response.ok else 1

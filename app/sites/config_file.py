@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from sqlalchemy import select
 
 from app.config import ConfigError
+from app.errors import flatten_messages
 from app.extensions import db
 from app.sites.models import Destination, Site
 
@@ -161,17 +162,6 @@ _SITE_KEYS = set(SiteSchema().fields)
 _DEST_KEYS = set(DestinationSchema().fields)
 
 
-def _errors_to_paths(messages: Any, prefix: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in messages.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            out.update(_errors_to_paths(value, path))
-        else:
-            out[path] = " ".join(value) if isinstance(value, list) else str(value)
-    return out
-
-
 def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = "config") -> list[dict]:
     """Validate the file's text; return plain site dicts or raise ConfigError naming each bad key."""
     environ = os.environ if environ is None else environ
@@ -183,7 +173,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
     try:
         FileSchema().load(raw)
     except ValidationError as exc:
-        raise ConfigError(_format(source, _errors_to_paths(exc.messages, ""))) from None
+        raise ConfigError(_format(source, flatten_messages(exc.messages, ""))) from None
 
     sites: list[dict] = []
     seen: set[str] = set()
@@ -193,7 +183,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
         try:
             site = SiteSchema().load(site_raw)
         except ValidationError as exc:
-            _merge(errors, _errors_to_paths(exc.messages, prefix))
+            _merge(errors, flatten_messages(exc.messages, prefix))
             continue
         if site["id"] in seen:
             errors[f"{prefix}.id"] = f"duplicate site id {site['id']!r}"
@@ -208,7 +198,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
         try:
             SiteOptionsSchema().load(site["options"])
         except ValidationError as exc:
-            _merge(errors, _errors_to_paths(exc.messages, prefix))
+            _merge(errors, flatten_messages(exc.messages, prefix))
         site["car_post_types"] = site["car_post_types"] or _default_post_types(site)
         destinations = []
         markets: set[str] = set()
@@ -217,7 +207,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
             try:
                 dest = DestinationSchema().load(dest_raw)
             except ValidationError as exc:
-                _merge(errors, _errors_to_paths(exc.messages, d_prefix))
+                _merge(errors, flatten_messages(exc.messages, d_prefix))
                 continue
             if dest["marketplace"] in markets:
                 errors[f"{d_prefix}.marketplace"] = f"{dest['marketplace']!r} appears twice for this site"
@@ -234,7 +224,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
             try:
                 DestinationOptionsSchema().load(dest["options"])
             except ValidationError as exc:
-                _merge(errors, _errors_to_paths(exc.messages, d_prefix))
+                _merge(errors, flatten_messages(exc.messages, d_prefix))
             merged = {**site["options"], **dest["options"]}
             for option, problem in _option_problems(dest["marketplace"], merged).items():
                 where = d_prefix if option in dest["options"] else prefix
@@ -278,7 +268,7 @@ def _check_generic_mapping(mapping: dict, path: str, errors: dict[str, str]) -> 
     try:
         preset_from_config(mapping)
     except ValidationError as exc:
-        errors.update(_errors_to_paths(exc.messages, path))
+        errors.update(flatten_messages(exc.messages, path))
     except ValueError as exc:
         errors[path] = str(exc)
 

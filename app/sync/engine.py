@@ -380,11 +380,11 @@ def _operation_of(method: str) -> str:
     return {"POST": "create", "PATCH": "update", "DELETE": "delete"}.get(method, "read")
 
 
-def _attempt(car, dest, run_id, operation, outcome, *, duration=None, error=None, http_status=None, request_id=None):
+def _attempt(car, dest, run_id, operation, outcome, *, error=None, http_status=None, request_id=None):
     job = get_current_job()
     db.session.add(SyncAttempt(
         car_id=car.id, destination_id=dest.id, run_id=run_id, job_id=job.id if job else None,
-        operation=operation, outcome=outcome, duration_ms=duration, error=error,
+        operation=operation, outcome=outcome, error=error,
         http_status=http_status, request_id=request_id,
     ))
 

@@ -105,9 +105,10 @@ def reconcile_destination(site: Site, dest: Destination, run: SyncRun, *, adopt:
             to_push.append(car.id)
 
     remove_orphans = bool((site.options or {}).get("reconcile_remove_orphans"))
+    known_ids = {str(s.remote_id) for s in states.values() if s.remote_id}
     for listing in remote:
         ref = listing.get("externalRef")
-        if ref in known_refs or str(listing.get("id")) in {str(s.remote_id) for s in states.values()}:
+        if ref in known_refs or str(listing.get("id")) in known_ids:
             continue
         report["orphans"].append({"remoteId": listing.get("id"), "externalRef": ref or None,
                                   "title": listing.get("title")})

@@ -17,8 +17,6 @@ from typing import Any
 import redis
 from flask import current_app
 
-from app.extensions import redis_store
-
 log = logging.getLogger("forecourt.inbound")
 
 
@@ -168,10 +166,3 @@ def _drain_in_background() -> None:
                 log.exception("spool drain failed")
 
     threading.Thread(target=run, name="spool-drain", daemon=True).start()
-
-
-def redis_ok() -> bool:
-    try:
-        return bool(redis_store.client.ping())
-    except redis.RedisError:
-        return False

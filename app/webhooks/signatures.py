@@ -44,7 +44,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from secrets import token_bytes
+from secrets import token_bytes, token_hex
 from typing import Literal
 
 __all__ = [
@@ -235,6 +235,20 @@ def sign_standard_webhook(secret: str, webhook_id: str, timestamp: int, body: by
     """The ``webhook-signature`` header value (``v1,<base64>``) for one secret."""
     digest = _standard_digest(decode_standard_secret(secret), webhook_id, int(timestamp), body)
     return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def standard_webhook_headers(
+    secret: str, body: bytes, *, webhook_id: str | None = None, timestamp: int | None = None
+) -> dict[str, str]:
+    """The headers a Standard Webhooks sender adds (used by the signing script, tests, benchmarks)."""
+    webhook_id = webhook_id or f"msg_{token_hex(16)}"
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_standard_webhook(secret, webhook_id, timestamp, body),
+    }
 
 
 def generate_secret() -> str:

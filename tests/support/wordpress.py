@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.webhooks.signatures import sign_body_hmac, sign_standard_webhook
+from app.webhooks.signatures import sign_body_hmac, standard_webhook_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -67,14 +66,7 @@ def later(seconds: float) -> datetime:
 
 def standard_headers(body: bytes, secret: str = SECRET, *, webhook_id: str | None = None,
                      timestamp: int | None = None) -> dict[str, str]:
-    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    return {
-        "Content-Type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_standard_webhook(secret, webhook_id, timestamp, body),
-    }
+    return standard_webhook_headers(secret, body, webhook_id=webhook_id, timestamp=timestamp)
 
 
 def woocommerce_headers(body: bytes, secret: str = SECRET) -> dict[str, str]:
