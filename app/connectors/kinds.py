@@ -1,0 +1,153 @@
+"""The four kinds of connector, and the operations the engine calls on each.
+
+The engine dispatches on ``kind`` (never on ``getattr`` probing), so a new destination
+declares its kind by subclassing one of these and overriding the kind's operations:
+
+============  ===========================================  ==========================
+kind          operations the engine calls                  shaped like
+============  ===========================================  ==========================
+listing       ``external_ref``, ``upsert``, ``delete``     Carzle: one call per car
+feed          ``preflight``, ``send_batch``                Carslink, Auterio: many cars
+lead          ``deliver``                                  Roadster: one enquiry
+source        ``pull``                                     Carfluence: pages to read
+============  ===========================================  ==========================
+
+Whole-request failures are raised as the exceptions in :mod:`app.connectors.base`
+(``RetryLater``, ``RetryAt``, ``FixInput``, ``Reauthenticate``); per-car results of a feed
+come back as :class:`CarOutcome` values, one per car sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from app.connectors.base import Call, Connector, RemoteState, SyncOutcome
+from app.listings.vehicle import Vehicle
+
+
+class ConnectorKind(StrEnum):
+    LISTING = "listing"
+    FEED = "feed"
+    LEAD = "lead"
+    SOURCE = "source"
+
+
+# --------------------------------------------------------------------------- listing sinks
+
+
+class ListingSink(Connector):
+    """One remote object per car: create it, update it, delete it."""
+
+    kind: ClassVar[ConnectorKind] = ConnectorKind.LISTING
+
+    def external_ref(self, vehicle: Vehicle) -> str | None:
+        """The reference the remote will know this car by, committed before a first create
+        so that a create which timed out can be found again. None: the remote has none."""
+        return None
+
+    def upsert(
+        self,
+        vehicle: Vehicle,
+        state: RemoteState | None,
+        *,
+        previous_payload: dict[str, Any] | None = None,
+    ) -> SyncOutcome:
+        raise NotImplementedError
+
+    def delete(self, vehicle: Vehicle, state: RemoteState | None) -> SyncOutcome:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- feed sinks
+
+CarStatus = Literal["accepted", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One car in a batch: its latest canonical data, or a removal."""
+
+    car_ref: str
+    vehicle: Vehicle | None
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class CarOutcome:
+    """What happened to one car of a batch. ``failed`` cars are retried; ``skipped`` ones
+    wait for the car to change (the reason says what to fix)."""
+
+    status: CarStatus
+    reason: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    """The remote's answer to one batch request."""
+
+    outcomes: dict[str, CarOutcome]  # by car_ref; a car sent but missing here counts as accepted
+    operation: str  # the connector's own name for it, for the attempt log (e.g. "feed:partial")
+    remote_id: str | None = None  # the remote's id for this batch (Carslink's sync_id)
+    counts: dict[str, int] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+
+
+class FeedSink(Connector):
+    """Many cars per request: a batch of changed cars, or a dealer's whole stock."""
+
+    kind: ClassVar[ConnectorKind] = ConnectorKind.FEED
+    batch_cap: ClassVar[int] = 1000  # most cars one request may carry
+    batch_window: ClassVar[float] = 30.0  # default seconds changes are gathered per destination
+    supports_full: ClassVar[bool] = False  # whether ``send_batch(full=True)`` replaces the stock
+
+    def preflight(self, item: FeedItem) -> CarOutcome | None:
+        """A ``skipped`` outcome for a car the remote would refuse; None to send it."""
+        return None
+
+    def send_batch(self, items: Sequence[FeedItem], *, full: bool = False) -> BatchResult:
+        """Send at most ``batch_cap`` items in one request."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- lead sinks
+
+
+@dataclass
+class LeadResult:
+    remote_id: str | None
+    landing_url: str | None = None
+    duplicate: bool = False
+    calls: list[Call] = field(default_factory=list)
+
+
+class LeadSink(Connector):
+    """One shopper's enquiry at a time."""
+
+    kind: ClassVar[ConnectorKind] = ConnectorKind.LEAD
+
+    def deliver(self, lead: Mapping[str, Any]) -> LeadResult:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- inventory sources
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None  # None: this was the last page
+    total: int | None = None
+    calls: list[Call] = field(default_factory=list)
+
+
+class InventorySource(Connector):
+    """An inventory Forecourt reads from, page by page."""
+
+    kind: ClassVar[ConnectorKind] = ConnectorKind.SOURCE
+
+    def pull(self, cursor: str | None = None, *, filters: Mapping[str, Any] | None = None) -> Page:
+        raise NotImplementedError
