@@ -305,8 +305,8 @@ def test_missing_credentials_ask_for_reauthentication() -> None:
 
 
 def test_sync_outcome_serialises_calls() -> None:
-    outcome = SyncOutcome("create", calls=[Call("POST", "/listings", 201, 12, "req_1")])
-    assert outcome.to_dict()["calls"] == [["POST", "/listings", 201, 12, "req_1"]]
+    outcome = SyncOutcome("create", calls=[Call("POST", "/listings", 201, 12, "req_1", "create")])
+    assert outcome.to_dict()["calls"] == [["POST", "/listings", 201, 12, "req_1", "create"]]
     assert outcome.remote_state() is not None
     assert SyncOutcome("delete").remote_state() is None
 
