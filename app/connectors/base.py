@@ -157,7 +157,7 @@ class Connector:
 
     def check_images(self, vehicle: Vehicle) -> None:
         """Raise FixInput when the car's usable photos cannot meet this marketplace's rules."""
-        urls = [getattr(image, "url", None) or "" for image in vehicle.images or []]
+        urls = [image.url or "" for image in vehicle.images or []]
         if self.https_images_only:
             urls = [url for url in urls if url.lower().startswith("https://")]
         if len(urls) < self.min_images:

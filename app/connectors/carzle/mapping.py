@@ -363,8 +363,7 @@ class CarzleMapping:
         urls: list[str] = []
         seen: set[str] = set()
         for image in vehicle.images or []:
-            url = clean_text(getattr(image, "url", None) if not isinstance(image, Mapping)
-                        else image.get("url"))
+            url = clean_text(image.get("url") if isinstance(image, Mapping) else image.url)
             if not url or url in seen:
                 continue
             seen.add(url)
