@@ -25,6 +25,7 @@ from app.connectors.errors import (
     RetryAt,
     RetryLater,
 )
+from app.messages import flatten_messages
 
 Kind = Literal["read", "write"]
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10)
@@ -203,7 +204,7 @@ def classify(response: requests.Response, name: str, window: float) -> None:
     message = str(error.get("message") or f"HTTP {status}")
     code = str(error["code"]) if error.get("code") else None
     raw_fields = error.get("fields")
-    fields = {str(k): str(v) for k, v in raw_fields.items()} if isinstance(raw_fields, Mapping) else {}
+    fields = flatten_messages(raw_fields) if isinstance(raw_fields, Mapping) else {}
     common: dict[str, Any] = {"status": status, "request_id": request_id_of(response, body), "code": code}
     exc = _classified(status, name, message, fields, common, response, window)
     exc.details = dict(error)
