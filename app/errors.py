@@ -8,6 +8,8 @@ from flask import Flask, g, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app.messages import flatten_messages
+
 
 class ApiError(Exception):
     status = 400
@@ -55,23 +57,6 @@ def error_response(status: int, code: str, message: str, fields: dict[str, Any] 
         }
     }
     return jsonify(body), status
-
-
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
-    """marshmallow nests errors; clients want ``vehicles.3.vin: message`` paths."""
-    flat: dict[str, str] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(flatten_messages(value, path))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = " ".join(messages)
-    elif isinstance(messages, list):
-        for index, value in enumerate(messages):
-            flat.update(flatten_messages(value, f"{prefix}.{index}" if prefix else str(index)))
-    else:
-        flat[prefix or "_schema"] = str(messages)
-    return flat
 
 
 def register_error_handlers(app: Flask) -> None:

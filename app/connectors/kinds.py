@@ -12,19 +12,21 @@ lead          ``deliver``                                  Roadster: one enquiry
 source        ``pull``                                     Carfluence: pages to read
 ============  ===========================================  ==========================
 
-Whole-request failures are raised as the exceptions in :mod:`app.connectors.base`
+Whole-request failures are raised as the exceptions in :mod:`app.connectors.errors`
 (``RetryLater``, ``RetryAt``, ``FixInput``, ``Reauthenticate``); per-car results of a feed
 come back as :class:`CarOutcome` values, one per car sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from app.connectors.base import Call, Connector, RemoteState, SyncOutcome
+from app.connectors.payload import canonical_json
 from app.listings.vehicle import Vehicle
 
 
@@ -59,6 +61,46 @@ class ListingSink(Connector):
 
     def delete(self, vehicle: Vehicle, state: RemoteState | None) -> SyncOutcome:
         raise NotImplementedError
+
+    # ---- reconciliation -------------------------------------------------------------------
+    # Fields the remote rewrites (CDN image URLs, enrichment): they cannot show drift.
+    drift_ignored: ClassVar[frozenset[str]] = frozenset()
+
+    def list_remote(self, updated_since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every remote listing (``id``, ``externalRef`` and the fields last sent), page by page."""
+        raise NotImplementedError
+
+    def stale_fields(self, sent: Mapping[str, Any] | None, remote: Mapping[str, Any]) -> list[str]:
+        """The fields whose remote value differs from what was last sent: drift to repair."""
+        if not sent:
+            return []
+        return [
+            key for key, value in sent.items()
+            if key not in self.drift_ignored and key in remote
+            and canonical_json(remote[key]) != canonical_json(value)
+        ]
+
+    def adopt(
+        self, local_vehicles: Iterable[Vehicle], remote_listings: Iterable[Mapping[str, Any]]
+    ) -> list[AdoptionMatch]:
+        """Remote listings created outside Forecourt, matched to local cars. None by default:
+        a remote with no such listings, or no safe way to match them, adopts nothing."""
+        return []
+
+    def claim(self, remote_id: str, ref: str) -> SyncOutcome:
+        """Take over an adopted listing by giving it ``ref``; called only for ``adopt``'s matches."""
+        raise NotImplementedError
+
+
+@dataclass
+class AdoptionMatch:
+    """A listing created on the remote's dashboard matched to a local car, ready to ``claim``."""
+
+    remote_id: str
+    external_ref: str
+    car_ref: str
+    matched_by: str  # e.g. "vin" | "title_year_price"
+    remote: dict[str, Any]
 
 
 # --------------------------------------------------------------------------- feed sinks

@@ -31,6 +31,7 @@ from marshmallow import fields as mfields
 from app.listings import parsing
 from app.listings.parsing import ParseError, is_blank
 from app.listings.vehicle import Vehicle
+from app.messages import message_lines
 
 __all__ = [
     "CARZLE_STATUS_RULE",
@@ -505,19 +506,7 @@ def preset_from_config(config: Mapping[str, Any]) -> Preset:
 
 def config_error_messages(error: ValidationError) -> list[str]:
     """Flatten nested marshmallow messages into ``"fields.price.parser: …"`` lines."""
-
-    def walk(prefix: str, messages: Any) -> list[str]:
-        if isinstance(messages, Mapping):
-            out = []
-            for key, sub in messages.items():
-                path = str(key) if key == "_schema" and not prefix else f"{prefix}.{key}" if prefix else str(key)
-                out.extend(walk(path, sub))
-            return out
-        if isinstance(messages, (list, tuple)):
-            return [line for m in messages for line in walk(prefix, m)]
-        return [f"{prefix}: {messages}" if prefix else str(messages)]
-
-    return walk("", error.messages)
+    return message_lines(error.messages)
 
 
 # ----------------------------------------------------------------------------- built-in presets

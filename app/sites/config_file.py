@@ -17,8 +17,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from sqlalchemy import select
 
 from app.config import ConfigError
-from app.errors import flatten_messages
 from app.extensions import db
+from app.messages import flatten_messages
 from app.sites.models import Destination, Site
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -80,9 +80,9 @@ class Limits:
     window: float = 60.0
 
 
-def budget_id(base_url: str, api_key: str) -> str:
+def budget_id(base_url: str, rate_key: str) -> str:
     """Destinations sharing a key share its budget; the key itself is never stored."""
-    return hashlib.sha256(f"{base_url}\x00{api_key}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{base_url}\x00{rate_key}".encode()).hexdigest()[:20]
 
 
 class RateBudget:

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import current_app
 
-from app.connectors.base import ConnectorError, Reauthenticate, RedisCache
+from app.connectors.cache import RedisCache
+from app.connectors.errors import ConnectorError, Reauthenticate
 from app.extensions import db, redis_store
 from app.sites.models import Destination
 from app.sync.budget import Limits, RateBudget, budget_id
@@ -33,8 +34,10 @@ def budget_for(dest: Destination) -> RateBudget:
         writes=int(options.get("rate_writes", limits.writes)),
         window=float(options.get("rate_window", limits.window)),
     )
-    api_key = next(iter((dest.credentials or {}).values()), "")
-    return RateBudget(redis_store.client, budget_id(dest.base_url, api_key), resolved)
+    # The connector names the secret its marketplace counts requests on (not "the first
+    # credential": a destination may also hold an encryption key or a password).
+    rate_key = cls.rate_key(dest.credentials or {})
+    return RateBudget(redis_store.client, budget_id(dest.base_url, rate_key), resolved)
 
 
 def build_connector(dest: Destination):
@@ -45,7 +48,7 @@ def build_connector(dest: Destination):
         budget=budget_for(dest), timeout=(settings.http_connect_timeout, settings.http_read_timeout)
     )
     cls = connector_class(dest.marketplace)
-    known = set(getattr(cls, "option_names", ()) or ())
+    known = set(cls.option_names)
     if known:
         options = {k: v for k, v in options.items() if k in known}
     return cls(

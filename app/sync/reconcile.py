@@ -5,9 +5,9 @@ read page by page (about N/100 reads), compared with what Forecourt last sent, a
 missing or stale listings are pushed again. Listings with no source car are reported as
 orphans and left alone unless the site sets ``reconcile_remove_orphans = true``.
 
-Adoption (first connection of a showroom that already has dashboard-created listings): empty
-``externalRef`` listings are matched by VIN, then title + year + price, and claimed by
-setting their ``externalRef`` instead of creating duplicates.
+Reconciliation works on listing sinks through their kind's operations (``list_remote``,
+``stale_fields``, ``adopt``, ``claim``); what counts as drift or as a match for adoption is
+each connector's rule (Carzle's: ``app/connectors/carzle/``), not this module's.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.connectors.base import ConnectorError, canonical_json
+from app.connectors.errors import ConnectorError
+from app.connectors.kinds import ListingSink
 from app.extensions import db
 from app.listings.models import Car, SyncRun, SyncState
 from app.listings.vehicle import DELETED, Vehicle
@@ -28,21 +29,13 @@ from app.timeutil import utcnow
 
 log = logging.getLogger("forecourt.reconcile")
 LISTED = {"active", "inactive", "sold", "reserved", "coming_soon"}
-# Carzle rewrites these (CDN image URLs, enrichment), so they cannot show drift.
-_IGNORED_FIELDS = {"imageUrls", "features"}
-
-
-def _stale(payload: dict[str, Any] | None, remote: dict[str, Any]) -> list[str]:
-    if not payload:
-        return []
-    return [
-        key for key, value in payload.items()
-        if key not in _IGNORED_FIELDS and key in remote and canonical_json(remote[key]) != canonical_json(value)
-    ]
 
 
 def reconcile_destination(site: Site, dest: Destination, run: SyncRun, *, adopt: bool) -> dict[str, Any]:
     connector = dest_service.build_connector(dest)
+    if not isinstance(connector, ListingSink):
+        # Feeds are reconciled by a full feed, leads and sources have no listings to compare.
+        return {"marketplace": dest.marketplace, "skipped": f"{connector.kind} destinations are not reconciled"}
     remote = list(connector.list_remote(None))
     reads = len(connector.calls)
     cars = {c.id: c for c in db.session.scalars(select(Car).where(Car.site_id == site.id))}
@@ -94,7 +87,7 @@ def reconcile_destination(site: Site, dest: Destination, run: SyncRun, *, adopt:
                 report["missing"].append(car.car_ref)
                 to_push.append(car.id)
             continue
-        drift = _stale(state.payload, listing)
+        drift = connector.stale_fields(state.payload, listing)
         if drift:
             state.fingerprint, state.payload = None, None  # next push sends the whole listing
             report["stale"].append({"carRef": car.car_ref, "fields": drift})

@@ -1,57 +1,22 @@
-"""The transport the engine gives connectors: one shared session, explicit timeouts and
-the shared rate budget (connectors record their own calls for the attempt log)."""
+"""The transport the engine gives connectors: the shared session with explicit timeouts, plus
+the shared rate budget (connectors record their own calls for the attempt log).
+
+Reset headers are read by :mod:`app.connectors.http`, their one owner."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
-from app.connectors.base import RetryAt, RetryLater
+from app.connectors.errors import RetryAt
+from app.connectors.http import clamp_reset, parse_reset, send, shared_session
 from app.sync.budget import RateBudget
 
-_session: requests.Session | None = None
-
-
-def shared_session() -> requests.Session:
-    """One pooled session per process for every outbound marketplace call."""
-    global _session
-    if _session is None:
-        session = requests.Session()
-        # Marketplace calls must not be steered by ambient proxy settings.
-        session.trust_env = False
-        session.headers["User-Agent"] = "Forecourt/1.0 (+listing sync)"
-        adapter = requests.adapters.HTTPAdapter(pool_connections=20, pool_maxsize=20, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _session = session
-    return _session
-
-
-def parse_reset(value: str | None, now: float, window: float = 60.0) -> float | None:
-    """X-RateLimit-Reset as epoch seconds, epoch milliseconds or seconds from now.
-
-    Clamped to [now + 1 s, now + 2 windows]: a past or zero reset (clock skew) must not turn
-    into an instant retry loop, and a garbled huge one must not hold a key for ever."""
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if number < 0:
-        return None
-    if number >= 1e12:
-        number /= 1000.0
-    at = number if number >= 1e9 else now + number
-    return clamp_reset(at, now, window)
-
-
-def clamp_reset(at: float, now: float, window: float) -> float:
-    return min(max(at, now + 1.0), now + 2 * window)
+# clamp_reset is the engine's, through this module (it reschedules on a connector's RetryAt).
+__all__ = ["BudgetedTransport", "clamp_reset", "shared_session"]
 
 
 @dataclass
@@ -64,15 +29,7 @@ class BudgetedTransport:
         granted, reset = self.budget.acquire(kind)
         if not granted:
             raise RetryAt(f"{kind} budget for this key is spent until the window resets", at=reset)
-        kwargs.setdefault("timeout", self.timeout)
-        kwargs.setdefault("allow_redirects", False)
-        path = urlsplit(url).path
-        try:
-            response = self.session.request(method, url, **kwargs)
-        except requests.Timeout as exc:
-            raise RetryLater(f"{method} {path} timed out") from exc
-        except requests.ConnectionError as exc:
-            raise RetryLater(f"{method} {path} could not connect") from exc
+        response = send(self.session, method, url, self.timeout, **kwargs)
         self._learn(kind, response)
         return response
 

@@ -360,3 +360,18 @@ def test_claim_sets_the_external_ref_by_uuid(carzle: CarzleConnector, fake_trans
     with pytest.raises(FixInput) as info:
         carzle.claim("r-2", "fc_sku_A1")
     assert "externalRef" in info.value.fields
+
+
+def test_each_call_carries_carzles_own_operation_name(
+    carzle: CarzleConnector, fake_transport: Any, vehicle_factory: MakeVehicle
+) -> None:
+    fake_transport.add("POST", "/listings", 409, {"error": {"message": "exists", "existingId": UUID}})
+    fake_transport.add("PATCH", "/listings/by-ref/fc_sku_1234", 200, listing())
+    raced = carzle.upsert(vehicle_factory(), None)
+    assert [(c.method, c.operation) for c in raced.calls] == [
+        ("GET", "read"), ("POST", "create"), ("PATCH", "update"),
+    ]
+    fake_transport.add("GET", "/listings/by-ref/fc_sku_1234", 200, listing())
+    fake_transport.add("DELETE", f"/listings/{UUID}", 200, listing())
+    removed = carzle.delete(vehicle_factory(), None)
+    assert [(c.method, c.operation) for c in removed.calls] == [("GET", "read"), ("DELETE", "delete")]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.connectors.http import parse_reset
 from app.sync.breaker import THRESHOLD, Breaker
 from app.sync.budget import Limits, RateBudget
-from app.sync.transport import parse_reset
 
 NOW = 1_800_000_000.0
 
