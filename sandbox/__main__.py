@@ -87,6 +87,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> San
         carzle_keys=keys,
         roadster_dealers=args.roadster_dealer or [DEMO_ROADSTER_DEALER],
         roadster_keys=args.roadster_key or [DEMO_ROADSTER_KEY],
+        carfluence_users=args.carfluence_user or [DEMO_CARFLUENCE_USER],
+        carfluence_keys=args.carfluence_key or [DEMO_CARFLUENCE_KEY],
     )
 
 

@@ -95,3 +95,19 @@ class MarketClock:
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0
+
+
+class Epoch:
+    """Ends at every reset. Requests sleeping for injected latency (or hanging on a broken
+    page) wake up then and give up, so a request a test abandoned on a client timeout cannot
+    touch the state of the test after it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def current(self) -> threading.Event:
+        return self._event
+
+    def renew(self) -> None:
+        old, self._event = self._event, threading.Event()
+        old.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +15,7 @@ from markupsafe import escape
 from sandbox.common import ApiError, ControlRoute, SandboxSettings, json_body_or_error
 from sandbox.roadster.crypto import TokenError, build_query, decrypt_token, encrypt_token, parse_customer
 from sandbox.roadster.state import Dealer, RoadsterError, RoadsterState, new_cipher_key, validate_customer
-from sandbox.switches import MarketSwitches
+from sandbox.switches import Epoch, MarketSwitches
 
 _UNAUTHORIZED = {"WWW-Authenticate": 'Token realm="roadster"'}
 _FAULTS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
@@ -32,12 +31,14 @@ class RoadsterSandbox:
         self.settings = settings or SandboxSettings()
         self.state = RoadsterState()
         self.switches = MarketSwitches()
+        self.epoch = Epoch()
         self.reset()
 
     # ----------------------------------------------------------------- lifecycle
 
     def reset(self) -> None:
         """Forget dealers, keys, customers and arrivals; clear switches; re-seed from settings."""
+        self.epoch.renew()  # requests still sleeping from before the reset give up
         self.state.clear()
         self.switches = MarketSwitches()
         self._stats: Counter[str] = Counter()
@@ -76,9 +77,12 @@ class RoadsterSandbox:
         if not (request.path == self.url_prefix or request.path.startswith(self.url_prefix + "/")):
             return
         self._stats[f"{request.method} {request.url_rule.rule if request.url_rule else request.path}"] += 1
+        epoch = self.epoch.current()
         latency = self.switches.latency(self.settings)
         if latency > 0:
-            time.sleep(latency / 1000.0)
+            epoch.wait(latency / 1000.0)
+        if epoch.is_set():
+            raise RoadsterError(503, "The sandbox was reset while this request waited")
         if self.switches.outage:
             raise RoadsterError(503, "Service Unavailable", {"Retry-After": "30"})
         rate = self.switches.faults(self.settings)
