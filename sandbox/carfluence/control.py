@@ -145,7 +145,7 @@ def control_routes(market: CarfluenceSandbox) -> list[ControlRoute]:  # noqa: C9
                 raise _invalid({"ttlSeconds": "must be a positive number"})
             market.token_ttl = float(ttl)
         if data.get("revokeAll"):
-            market._revoked_before = market.clock() + 1  # iat is whole seconds
+            market.revoke_all_tokens()
         return jsonify({"ttlSeconds": market.token_ttl})
 
     def get_clock() -> Response:

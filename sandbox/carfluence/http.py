@@ -118,7 +118,8 @@ class CarfluenceSandbox:
             self._users: dict[str, User] = {}
             self._keys: dict[str, Key] = {}
             self._refresh: dict[str, str] = {}  # refresh token → user id (single use)
-            self._revoked_before = 0.0
+            self._issued: set[str] = set()  # jti of every token issued
+            self._revoked: set[str] = set()
             self._stats: dict[str, Counter[str]] = {}
             self.audit: deque[dict[str, Any]] = deque(maxlen=2000)
             self._fault_rng = random.Random(self.settings.seed)
@@ -154,6 +155,13 @@ class CarfluenceSandbox:
             record = Key(key or "cf_live_" + secrets.token_hex(12), group, sorted(scopes), **options)
             self._keys[record.key] = record
             return record
+
+    def revoke_all_tokens(self) -> int:
+        """Invalidate every token issued so far (refresh tokens too); returns how many."""
+        with self._lock:
+            self._revoked |= self._issued
+            self._refresh.clear()
+            return len(self._issued)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -261,7 +269,7 @@ class CarfluenceSandbox:
             raise _unauthorized("unauthorized", f"Invalid token: {exc}.") from exc
         with self._lock:
             user = self._users.get(str(claims.get("email")))
-            if user is None or claims.get("iat", 0) < self._revoked_before:
+            if user is None or claims.get("jti") in self._revoked:
                 raise _unauthorized("unauthorized", "Token has been revoked.")
         return Principal(f"user:{user.id}", set(user.groups), set(SCOPES), self.settings.read_limit, user=user)
 
@@ -353,6 +361,7 @@ class CarfluenceSandbox:
         refresh = secrets.token_urlsafe(24)
         with self._lock:
             self._refresh[refresh] = user.id
+            self._issued.add(claims["jti"])
         return {
             "token": self.issuer.sign(claims),
             "token_type": "Bearer",

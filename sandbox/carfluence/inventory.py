@@ -136,7 +136,8 @@ class Inventory:
             vehicle = Vehicle(vin, group, self._seq, data, price, msrp, stock_date, now, now)
             if existing is not None:  # a removed car comes back: same history, new place in order
                 vehicle.history = existing.history
-            self._vehicles[vin] = vehicle
+                del self._vehicles[vin]
+            self._vehicles[vin] = vehicle  # dict order is feed order (seq), so reads never sort
             self._log(vehicle, "restored" if existing is not None else "created", sorted(data) + ["price"], now)
             return vehicle.to_json(now)
 
@@ -241,7 +242,7 @@ class Inventory:
     def dump(self, group: str | None = None, *, include_removed: bool = False) -> list[dict[str, Any]]:
         now = self._clock()
         with self._lock:
-            rows = sorted(self._vehicles.values(), key=lambda v: v.seq)
+            rows = list(self._vehicles.values())
             return [
                 dict(v.to_json(now), removed=v.removed)
                 for v in rows
@@ -268,7 +269,7 @@ class Inventory:
         now = self._clock()
         with self._lock:
             rows = []
-            for v in sorted(self._vehicles.values(), key=lambda v: v.seq):
+            for v in self._vehicles.values():
                 if v.removed or (groups is not None and v.group not in groups):
                     continue
                 fields = {**v.data, "dealer_group": v.group}

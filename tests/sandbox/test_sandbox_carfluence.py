@@ -150,6 +150,7 @@ def test_revoking_sessions_invalidates_issued_tokens(cf: Carfluence) -> None:
     token = cf.token()
     cf.ctl("POST", "/tokens", {"revokeAll": True})
     assert "revoked" in err(cf.get("/inventory", token), 401, "unauthorized")["message"]
+    assert cf.get("/inventory", cf.token()).status_code == 200  # a fresh login works at once
 
 
 def test_me_describes_the_caller(cf: Carfluence) -> None:
