@@ -297,16 +297,18 @@ class CarfluenceSandbox:
 
     def _after_request(self, resp: Response) -> Response:
         epoch = g.get("carfluence_epoch")
-        if not self._ours() or epoch is None or epoch.is_set():
-            return resp  # a request from before a reset leaves no trace in the new state
+        if not self._ours() or epoch is None:
+            return resp
         rate: RateDecision | None = g.get("carfluence_rate")
         if rate is not None:
             for name, value in rate.headers().items():
                 resp.headers[name] = value
         principal: Principal | None = g.get("carfluence")
         pid = principal.id if principal else "_anonymous"
-        self._count(pid, f"status {resp.status_code}")
-        with self._lock:
+        with self._lock:  # reset renews the epoch under this lock: check and write are atomic
+            if epoch.is_set():
+                return resp  # a request from before a reset leaves no trace in the new state
+            self._count(pid, f"status {resp.status_code}")
             self.audit.append(
                 {
                     "at": _iso(self.clock()),
