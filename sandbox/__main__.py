@@ -12,6 +12,11 @@ from sandbox.app import create_sandbox_app, get_registry
 from sandbox.common import KeySpec, SandboxSettings, parse_key_specs
 
 DEMO_KEY = "cz_test_demo"
+# Dev defaults for the other emulations, used when their flags are absent.
+DEMO_ROADSTER_DEALER = "demo-motors:51101:Zm9yZWNvdXJ0LXNhbmRib3gtZGVtby1rZXktMzJieSE="  # a 32-byte key
+DEMO_ROADSTER_KEY = "rd_test_demo:demo-motors"
+DEMO_CARFLUENCE_USER = "demo@carfluence.sandbox:demo-password:demo-group"
+DEMO_CARFLUENCE_KEY = "cf_live_demo:demo-group:inventory:read,inventory:history"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +35,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY:SHOWROOM:scope1,scope2",
         help="seed an API key (repeatable; scopes default to all). Also read from $SANDBOX_KEYS.",
+    )
+    p.add_argument(
+        "--roadster-dealer",
+        action="append",
+        default=[],
+        metavar="SLUG[:PARTNER_ID[:BASE64_KEY]]",
+        help="seed a Roadster dealer with its Express encryption key (repeatable)",
+    )
+    p.add_argument(
+        "--roadster-key", action="append", default=[], metavar="KEY[:DEALER]", help="seed a Roadster API key"
+    )
+    p.add_argument(
+        "--carfluence-user",
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD[:GROUP]",
+        help="seed a Carfluence login (repeatable)",
+    )
+    p.add_argument(
+        "--carfluence-key",
+        action="append",
+        default=[],
+        metavar="cf_live_KEY[:GROUP[:scope1,scope2]]",
+        help="seed a scoped Carfluence API key (repeatable)",
     )
     p.add_argument(
         "--insecure-images",
@@ -56,6 +85,10 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> San
         allow_private_image_hosts=args.insecure_images,
         fetch_images=not args.no_fetch_images,
         carzle_keys=keys,
+        roadster_dealers=args.roadster_dealer or [DEMO_ROADSTER_DEALER],
+        roadster_keys=args.roadster_key or [DEMO_ROADSTER_KEY],
+        carfluence_users=args.carfluence_user or [DEMO_CARFLUENCE_USER],
+        carfluence_keys=args.carfluence_key or [DEMO_CARFLUENCE_KEY],
     )
 
 
@@ -71,9 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     root = f"http://{args.host}:{server.server_port}"
     print(f"Forecourt marketplace sandbox on {root}")
     print(f"  Carzle base URL: {root}/carzle/api/v1")
+    print(f"  Roadster API:    {root}/roadster/v1/customers")
+    print(f"  Carfluence base: {root}/carfluence/api/v1")
     print(f"  Control API:     {root}/_sandbox")
-    for key in get_registry(app).carzle.key_snapshot():
+    registry = get_registry(app)
+    for key in registry.carzle.key_snapshot():
         print(f"  key {key['key']}  showroom={key['showroom']}  scopes={','.join(key['scopes'])}")
+    for spec in (*settings.roadster_dealers, *settings.roadster_keys, *settings.carfluence_keys):
+        print(f"  seeded {spec}")
+    for spec in settings.carfluence_users:
+        print(f"  carfluence login {spec.split(':')[0]}")
     sys.stdout.flush()
     try:
         server.serve_forever()

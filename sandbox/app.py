@@ -5,7 +5,9 @@ Layout::
     /healthz                 liveness
     /_sandbox/...            control API (no auth; never part of any marketplace)
     /carzle/api/v1/...       Carzle Dealer API
-    /<marketplace>/...       future siblings (Carslink, Auterio, Roadster)
+    /roadster/...            Roadster partner API (/v1/customers) and Express storefronts
+    /carfluence/api/v1/...   Carfluence REST API
+    /<marketplace>/...       future siblings (Carslink, Auterio)
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from sandbox.carfluence import CarfluenceSandbox
 from sandbox.carzle import CarzleSandbox
 from sandbox.common import ApiError, Marketplace, SandboxSettings, SettingsError, install_common, json_body_or_error
+from sandbox.roadster import RoadsterSandbox
 
 # Marketplace whose control routes are also reachable without the name segment
 # (``/_sandbox/keys`` == ``/_sandbox/carzle/keys``), kept for brevity in dev scripts.
@@ -70,7 +74,8 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # listings are small; 413 beyond this
     install_common(app)  # first, so the request id exists before marketplace hooks run
 
-    registry = SandboxRegistry(settings, [CarzleSandbox(settings)])
+    markets: list[Marketplace] = [CarzleSandbox(settings), RoadsterSandbox(settings), CarfluenceSandbox(settings)]
+    registry = SandboxRegistry(settings, markets)
     for market in registry.marketplaces.values():
         market.register(app)
     app.extensions[EXTENSION_KEY] = registry

@@ -212,9 +212,15 @@ class SandboxSettings:
     reject_unknown_fields: bool = True
     validate_make_model: bool = True
     carzle_keys: list[KeySpec] = field(default_factory=list)
+    # Seeds for the other emulations, as plain strings each module parses (formats in
+    # sandbox/README.md); re-applied on every reset like ``carzle_keys``.
+    roadster_dealers: list[str] = field(default_factory=list)  # SLUG[:PARTNER_ID[:BASE64_CIPHER_KEY]]
+    roadster_keys: list[str] = field(default_factory=list)  # KEY[:DEALER_SLUG]
+    carfluence_users: list[str] = field(default_factory=list)  # EMAIL:PASSWORD[:GROUP]
+    carfluence_keys: list[str] = field(default_factory=list)  # cf_live_KEY[:GROUP[:scope1,scope2]]
 
     # Fields that cannot be changed through the runtime config endpoint.
-    _STATIC = frozenset({"carzle_keys"})
+    _STATIC = frozenset({"carzle_keys", "roadster_dealers", "roadster_keys", "carfluence_users", "carfluence_keys"})
 
     def __post_init__(self) -> None:
         errors: dict[str, str] = {}

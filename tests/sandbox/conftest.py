@@ -15,6 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from sandbox.app import create_sandbox_app, get_registry
+from sandbox.common import SandboxSettings
 from tests.sandbox.harness import (
     KEYS,
     Api,
@@ -67,7 +68,8 @@ def sandbox_server() -> Iterator[SandboxServer]:
 def sandbox(sandbox_server: SandboxServer, image_server: ImageServer) -> SandboxServer:
     """The shared server, reset to baseline settings and empty state for this test."""
     baseline = baseline_settings().to_dict()
-    baseline.pop("carzle_keys")
+    for name in SandboxSettings._STATIC:  # seeds, re-applied by reset
+        baseline.pop(name)
     sandbox_server.registry.update_config(baseline)
     sandbox_server.registry.reset()
     image_server.hits.clear()
