@@ -1,7 +1,7 @@
 """Plumbing shared by every marketplace emulation: settings, request ids, the error envelope
 and fixed-window rate limiting.
 
-Marketplace modules (``carzle.py`` today; Carslink, Auterio, Roadster later) build on these so
+Marketplace modules (``carzle.py``, ``carslink/``, ``auterio.py``; Roadster later) build on these so
 that every sandboxed API answers errors the same way and is configured from one place.
 """
 
@@ -212,9 +212,15 @@ class SandboxSettings:
     reject_unknown_fields: bool = True
     validate_make_model: bool = True
     carzle_keys: list[KeySpec] = field(default_factory=list)
+    # Carslink partner keys and Auterio keys, ``KEY[:ACCOUNT[:NAME]]`` (see sandbox/feeds.py).
+    carslink_keys: list[str] = field(default_factory=list)
+    auterio_keys: list[str] = field(default_factory=list)
+    # Auterio: refuse a whole batch when any vehicle is invalid (400, nothing written) instead
+    # of importing the valid ones and reporting the rest; see sandbox/README.md.
+    auterio_atomic_batches: bool = False
 
     # Fields that cannot be changed through the runtime config endpoint.
-    _STATIC = frozenset({"carzle_keys"})
+    _STATIC = frozenset({"carzle_keys", "carslink_keys", "auterio_keys"})
 
     def __post_init__(self) -> None:
         errors: dict[str, str] = {}
@@ -229,6 +235,8 @@ class SandboxSettings:
             raise SettingsError(errors)
         # Accept "KEY:SHOWROOM:scopes" strings for convenience in tests and the CLI.
         self.carzle_keys = [k if isinstance(k, KeySpec) else KeySpec.parse(k) for k in self.carzle_keys]
+        self.carslink_keys = list(self.carslink_keys)
+        self.auterio_keys = list(self.auterio_keys)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
