@@ -12,6 +12,7 @@ from sandbox.app import create_sandbox_app, get_registry
 from sandbox.common import KeySpec, SandboxSettings, parse_key_specs
 
 DEMO_KEY = "cz_test_demo"
+CARSLINK_DEMO_KEY = "cl_test_demo"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY:SHOWROOM:scope1,scope2",
         help="seed an API key (repeatable; scopes default to all). Also read from $SANDBOX_KEYS.",
+    )
+    p.add_argument(
+        "--carslink-key",
+        action="append",
+        default=[],
+        metavar="KEY[:PARTNER]",
+        help=f"seed a Carslink partner key (repeatable; default {CARSLINK_DEMO_KEY})",
     )
     p.add_argument(
         "--insecure-images",
@@ -56,6 +64,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> San
         allow_private_image_hosts=args.insecure_images,
         fetch_images=not args.no_fetch_images,
         carzle_keys=keys,
+        carslink_keys=args.carslink_key or [CARSLINK_DEMO_KEY],
     )
 
 
@@ -72,8 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Forecourt marketplace sandbox on {root}")
     print(f"  Carzle base URL: {root}/carzle/api/v1")
     print(f"  Control API:     {root}/_sandbox")
-    for key in get_registry(app).carzle.key_snapshot():
+    registry = get_registry(app)
+    for key in registry.carzle.key_snapshot():
         print(f"  key {key['key']}  showroom={key['showroom']}  scopes={','.join(key['scopes'])}")
+    print(f"  Carslink base URL: {root}/carslink  (POST /api/v1/stock, X-Dealer-Api-Key)")
+    for record in registry.carslink.keys.values():
+        print(f"  key {record.key}  partner={record.account}")
     sys.stdout.flush()
     try:
         server.serve_forever()

@@ -5,7 +5,8 @@ Layout::
     /healthz                 liveness
     /_sandbox/...            control API (no auth; never part of any marketplace)
     /carzle/api/v1/...       Carzle Dealer API
-    /<marketplace>/...       future siblings (Carslink, Auterio, Roadster)
+    /carslink/api/v1/stock   Carslink partner push API
+    /<marketplace>/...       future siblings (Auterio, Roadster)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from sandbox.carslink import CarslinkSandbox
 from sandbox.carzle import CarzleSandbox
 from sandbox.common import ApiError, Marketplace, SandboxSettings, SettingsError, install_common, json_body_or_error
 
@@ -38,6 +40,12 @@ class SandboxRegistry:
     def carzle(self) -> CarzleSandbox:
         market = self.marketplaces["carzle"]
         assert isinstance(market, CarzleSandbox)
+        return market
+
+    @property
+    def carslink(self) -> CarslinkSandbox:
+        market = self.marketplaces["carslink"]
+        assert isinstance(market, CarslinkSandbox)
         return market
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +78,7 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # listings are small; 413 beyond this
     install_common(app)  # first, so the request id exists before marketplace hooks run
 
-    registry = SandboxRegistry(settings, [CarzleSandbox(settings)])
+    registry = SandboxRegistry(settings, [CarzleSandbox(settings), CarslinkSandbox(settings)])
     for market in registry.marketplaces.values():
         market.register(app)
     app.extensions[EXTENSION_KEY] = registry

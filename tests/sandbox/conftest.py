@@ -67,7 +67,8 @@ def sandbox_server() -> Iterator[SandboxServer]:
 def sandbox(sandbox_server: SandboxServer, image_server: ImageServer) -> SandboxServer:
     """The shared server, reset to baseline settings and empty state for this test."""
     baseline = baseline_settings().to_dict()
-    baseline.pop("carzle_keys")
+    for static in ("carzle_keys", "carslink_keys", "auterio_keys"):
+        baseline.pop(static)
     sandbox_server.registry.update_config(baseline)
     sandbox_server.registry.reset()
     image_server.hits.clear()
