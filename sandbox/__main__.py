@@ -13,6 +13,7 @@ from sandbox.common import KeySpec, SandboxSettings, parse_key_specs
 
 DEMO_KEY = "cz_test_demo"
 CARSLINK_DEMO_KEY = "cl_test_demo"
+AUTERIO_DEMO_KEY = "au_test_demo"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seed a Carslink partner key (repeatable; default {CARSLINK_DEMO_KEY})",
     )
     p.add_argument(
+        "--auterio-key",
+        action="append",
+        default=[],
+        metavar="KEY[:ACCOUNT[:SOURCE]]",
+        help=f"seed an Auterio key; SOURCE is the response's 'source' (repeatable; default {AUTERIO_DEMO_KEY})",
+    )
+    p.add_argument(
+        "--auterio-atomic",
+        action="store_true",
+        help="Auterio refuses a whole batch when any vehicle is invalid (default: skips invalid ones)",
+    )
+    p.add_argument(
         "--insecure-images",
         action="store_true",
         help="allow http:// and private/loopback image sources (local image servers)",
@@ -65,6 +78,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> San
         fetch_images=not args.no_fetch_images,
         carzle_keys=keys,
         carslink_keys=args.carslink_key or [CARSLINK_DEMO_KEY],
+        auterio_keys=args.auterio_key or [AUTERIO_DEMO_KEY],
+        auterio_atomic_batches=args.auterio_atomic,
     )
 
 
@@ -87,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Carslink base URL: {root}/carslink  (POST /api/v1/stock, X-Dealer-Api-Key)")
     for record in registry.carslink.keys.values():
         print(f"  key {record.key}  partner={record.account}")
+    print(f"  Auterio base URL:  {root}/auterio  (POST /api/vehicles/ingest, Bearer)")
+    for record in registry.auterio.keys.values():
+        print(f"  key {record.key}  account={record.account}  source={record.name}")
     sys.stdout.flush()
     try:
         server.serve_forever()

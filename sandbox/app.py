@@ -6,7 +6,8 @@ Layout::
     /_sandbox/...            control API (no auth; never part of any marketplace)
     /carzle/api/v1/...       Carzle Dealer API
     /carslink/api/v1/stock   Carslink partner push API
-    /<marketplace>/...       future siblings (Auterio, Roadster)
+    /auterio/api/vehicles/ingest  Auterio DMS ingest API
+    /<marketplace>/...       future siblings (Roadster)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from sandbox.auterio import AuterioSandbox
 from sandbox.carslink import CarslinkSandbox
 from sandbox.carzle import CarzleSandbox
 from sandbox.common import ApiError, Marketplace, SandboxSettings, SettingsError, install_common, json_body_or_error
@@ -48,6 +50,12 @@ class SandboxRegistry:
         assert isinstance(market, CarslinkSandbox)
         return market
 
+    @property
+    def auterio(self) -> AuterioSandbox:
+        market = self.marketplaces["auterio"]
+        assert isinstance(market, AuterioSandbox)
+        return market
+
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply runtime setting changes; raises ``SettingsError`` and changes nothing if any is bad."""
         with self._lock:
@@ -78,7 +86,7 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # listings are small; 413 beyond this
     install_common(app)  # first, so the request id exists before marketplace hooks run
 
-    registry = SandboxRegistry(settings, [CarzleSandbox(settings), CarslinkSandbox(settings)])
+    registry = SandboxRegistry(settings, [CarzleSandbox(settings), CarslinkSandbox(settings), AuterioSandbox(settings)])
     for market in registry.marketplaces.values():
         market.register(app)
     app.extensions[EXTENSION_KEY] = registry

@@ -881,7 +881,7 @@ def test_control_keys_config_and_reset(api: ApiFactory, control: Api, sandbox: S
     assert sandbox.carzle.listings() == []
     assert api(raw="cz_test_new").get("/me").status_code == 401  # runtime keys are dropped
     assert api().get("/me").status_code == 200  # seed keys come back
-    assert control.get("").json()["marketplaces"] == ["carslink", "carzle"]
+    assert control.get("").json()["marketplaces"] == ["auterio", "carslink", "carzle"]
 
 
 def test_healthz_and_unknown_root_paths(sandbox: SandboxServer) -> None:
