@@ -234,6 +234,7 @@ class CarslinkSandbox(FeedMarketplace):
             }
         # Fields sent update the profile; fields left out keep what an earlier feed said.
         dealer["profile"].update(profile)
+        dealer["address"] = _address(dealer["profile"])
         dealer["warnings"] = warnings
         dealer["location"], dealer["region"] = resolve_postcode(dealer["profile"].get("postcode"))
         if dealer["welcome_email_sent_at"] is None and dealer["profile"].get("email"):
@@ -348,3 +349,11 @@ class CarslinkSandbox(FeedMarketplace):
             "removed": [r for r in self.removed if r["dealer_id"] in ids],
             "syncs": [self.syncs[s] for s in self._sync_order if self.syncs[s]["dealer_id"] in ids],
         }
+
+
+def _address(profile: dict[str, Any]) -> str | None:
+    """A flat ``address`` string wins; otherwise address_line_1 and town are combined."""
+    if profile.get("address"):
+        return profile["address"]
+    parts = [profile.get("address_line_1"), profile.get("town")]
+    return ", ".join(p for p in parts if p) or None

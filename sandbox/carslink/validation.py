@@ -82,6 +82,7 @@ _VRM_RE = re.compile(
 _VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 # Outward code + inward code; the outward code's letters are the postcode area.
 _POSTCODE_RE = re.compile(r"^([A-Z]{1,2})([0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
+_UK_PHONE_RE = re.compile(r"^(?:\+44|0)[0-9]{9,10}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SIGNED_QUERY_KEYS = {
     "x-amz-signature",
@@ -190,7 +191,7 @@ def clean_dealer(dealer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """
     profile: dict[str, Any] = {}
     warnings: list[str] = []
-    for name in ("name", "address_line_1", "address_line_2", "town", "county", "phone"):
+    for name in ("name", "address", "address_line_1", "address_line_2", "town", "county"):
         value = dealer.get(name)
         if value is None:
             continue
@@ -198,6 +199,12 @@ def clean_dealer(dealer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             profile[name] = value.strip()
         else:
             warnings.append(f"{name} must be a non-empty string; ignored")
+    if dealer.get("phone") is not None:
+        phone = dealer["phone"]
+        if isinstance(phone, str) and _UK_PHONE_RE.match(re.sub(r"[\s()\-]", "", phone)):
+            profile["phone"] = phone.strip()
+        else:
+            warnings.append("phone must be a UK phone number; ignored")
     if dealer.get("postcode") is not None:
         postcode = normalise_postcode(dealer["postcode"]) if isinstance(dealer["postcode"], str) else None
         if postcode:
@@ -345,7 +352,7 @@ def clean_listing(item: dict[str, Any], *, allow_http_images: bool, current_year
             raise Skip(f"{name} must be a number, zero or greater")
         out[name] = value
     source_id = item.get("source_id")
-    if source_id is not None:
+    if isinstance(source_id, (str, int)) and not isinstance(source_id, bool) and str(source_id).strip():
         out["source_id"] = str(source_id).strip()
     return out
 

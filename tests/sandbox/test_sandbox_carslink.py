@@ -336,16 +336,41 @@ def test_dealers_are_per_partner_and_per_partner_dealer_id(sandbox: SandboxServe
 
 
 def test_bad_recommended_dealer_fields_are_dropped_with_a_warning(stock: FeedApi, ctl: Api) -> None:
-    dealer = {**DEALER, "website": "http://smithmotors.example", "postcode": "NOT A CODE", "region": "Mars"}
+    dealer = {
+        **DEALER,
+        "website": "http://smithmotors.example",
+        "postcode": "NOT A CODE",
+        "phone": "+1 555 0100",
+        "region": "Mars",
+    }
     assert stock.post(feed("partial", [car()], dealer)).status_code == 202
     [stored] = state(ctl)["dealers"]
-    assert "website" not in stored["profile"] and "postcode" not in stored["profile"]
+    assert not {"website", "postcode", "phone"} & set(stored["profile"])
     assert (stored["location"], stored["region"]) == (None, None)
     assert stored["warnings"] == [
+        "phone must be a UK phone number; ignored",
         "postcode must be a UK postcode; ignored",
         "website must be an HTTPS URL; ignored",
         "region is resolved from the postcode; the value sent was ignored",
     ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "address", "postcode", "region"),
+    [
+        ({"address_line_1": "123 Motor Row", "town": "Manchester"}, "123 Motor Row, Manchester", None, None),
+        ({"address": "Unit 4, Leeds Road, Leeds", "town": "Leeds"}, "Unit 4, Leeds Road, Leeds", None, None),
+        ({"postcode": "ls11 5xx"}, None, "LS11 5XX", "Yorkshire and the Humber"),
+        ({"postcode": "SW1A1AA"}, None, "SW1A 1AA", "London"),
+        ({"postcode": "ZE1 0AA"}, None, "ZE1 0AA", None),  # a real area the built-in table lacks
+    ],
+)
+def test_the_dealer_address_and_region_come_from_the_profile(
+    stock: FeedApi, ctl: Api, fields: dict[str, str], address: str | None, postcode: str | None, region: str | None
+) -> None:
+    stock.post(feed("partial", [car()], {"partner_dealer_id": "D-9", **fields}))
+    [stored] = state(ctl)["dealers"]
+    assert (stored["address"], stored["profile"].get("postcode"), stored["region"]) == (address, postcode, region)
 
 
 # --------------------------------------------------------------------------- 24 h expiry
