@@ -186,10 +186,6 @@ class FeedMarketplace:
             found = self.counters[key] = KeyCounters()
         return found
 
-    def count(self, key: str, event: str, n: int = 1) -> None:
-        with self._lock:
-            self.counters_for(key).events[event] += n
-
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {"keys": {k: c.to_json() for k, c in self.counters.items()}}

@@ -146,7 +146,7 @@ class CarslinkSandbox(FeedMarketplace):
             hint = str(hint).strip() if isinstance(hint, (str, int)) and not isinstance(hint, bool) else None
             who = identity(item)
             flag = item.get("delete", False)
-            if flag not in (True, False):
+            if not isinstance(flag, bool):  # 1 == True in Python, but not in JSON
                 skipped.append({"source_id": hint, "reason": "delete must be true or false"})
                 continue
             if flag:

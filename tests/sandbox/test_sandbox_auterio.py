@@ -264,3 +264,20 @@ def test_the_cli_seeds_keys_and_the_batch_behaviour() -> None:
     assert (settings.auterio_keys, settings.auterio_atomic_batches) == (["au_a:smith:DMS Cliente XYZ"], True)
     default = settings_from_args(build_parser().parse_args([]), {})
     assert (default.auterio_keys, default.auterio_atomic_batches) == ([AUTERIO_DEMO_KEY], False)
+
+
+def test_issue_10_scenario_2500_cars_in_three_requests(ingest: FeedApi, ctl: Api) -> None:
+    """The issue's acceptance story: the connector leaves out the 3 cars without a VIN, so
+    2,497 go out in 3 batches and the one with an impossible year is skipped."""
+    statuses = ["disponible", "reservado", "vendido", "transito"]
+    cars = [vehicle(n, status=statuses[n % 4]) for n in range(2497)]
+    cars[1234]["year"] = 2031
+    bodies = [ingest.post({"vehicles": cars[i : i + 1000]}).json() for i in range(0, len(cars), 1000)]
+    assert [(b["imported"], b["skipped"]) for b in bodies] == [(1000, 0), (999, 1), (497, 0)]
+    assert bodies[1]["errors"] == [{"index": 234, "vin": vin(1234), "error": "year must be between 1900 and 2027"}]
+    summary = ctl.get("/state", params={"account": "smith"}).json()["accounts"]["smith"]
+    assert (summary["count"], sum(summary["statuses"].values())) == (2496, 2496)
+    assert set(summary["statuses"]) == set(statuses)
+
+    assert ingest.post({"vehicles": [vehicle(7, status="baja")]}).json()["imported"] == 1  # a trashed car
+    assert stock(ctl)[vin(7)]["status"] == "baja"

@@ -220,6 +220,7 @@ def test_the_response_has_the_documented_shape_and_creates_the_dealer_once(stock
         ({"vin": "WBAJL510X0G12345O"}, "vin must be 17 characters without I, O or Q"),
         ({"vehicle_type": "motorbike", "licence_category": "B"}, "licence_category must be one of: A, A1, A2, AM"),
         ({"delete": "yes"}, "delete must be true or false"),
+        ({"delete": 1}, "delete must be true or false"),
         ({"source_id": None, "vin": None, "registration": None}, "source_id is required"),
     ],
 )
@@ -441,3 +442,16 @@ def test_the_cli_seeds_partner_keys() -> None:
     args = build_parser().parse_args(["--carslink-key", "cl_a:acme", "--carslink-key", "cl_b"])
     assert settings_from_args(args, {}).carslink_keys == ["cl_a:acme", "cl_b"]
     assert settings_from_args(build_parser().parse_args([]), {}).carslink_keys == [CARSLINK_DEMO_KEY]
+
+
+def test_issue_9_scenario_six_cars_end_with_four_live_listings(stock: FeedApi, ctl: Api) -> None:
+    """The issue's acceptance story, as the connector will play it against this sandbox."""
+    cars = [car(f"V-{n}") for n in range(1, 6)] + [car("V-6", images=IMAGES[:2])]
+    first = stock.post(feed("full_replace", cars, DEALER)).json()
+    assert first["skipped_listings"] == [{"source_id": "V-6", "reason": "minimum 4 image URLs required (received 2)"}]
+    trashed = stock.post(feed("partial", [{"source_id": "V-5", "delete": True}])).json()
+    assert trashed["deleted_count"] == 1
+    assert live_ids(ctl) == ["V-1", "V-2", "V-3", "V-4"]
+    again = stock.post(feed("full_replace", [car(f"V-{n}") for n in range(1, 5)])).json()
+    assert again["feed"]["removed"] == 0
+    assert live_ids(ctl) == ["V-1", "V-2", "V-3", "V-4"]
