@@ -213,7 +213,7 @@ class AuterioSandbox(FeedMarketplace):
             # The worst case for a client: refused, and not told which vehicle is at fault.
             return self._refuse(key.key, len(vehicles), None, detail=errors)
         with self._lock:
-            created, updated = self._upsert(key.account, valid, vehicles)
+            created, updated = self._upsert(key.key, valid, vehicles)
             self._record(key.key, key.account, len(vehicles), created, updated, errors)
         failure = self.after_commit_fault()
         if failure is not None:
@@ -255,8 +255,8 @@ class AuterioSandbox(FeedMarketplace):
             self._record(key, self.keys[key].account, received, 0, 0, errors or detail or [], refused=True)
         return self.error_response(400, INVALID, **({"errors": errors} if errors is not None else {}))
 
-    def _upsert(self, account: str, valid: list[tuple[int, dict[str, Any]]], raw: list[Any]) -> tuple[int, int]:
-        stock = self.stock.setdefault(account, {})
+    def _upsert(self, key: str, valid: list[tuple[int, dict[str, Any]]], raw: list[Any]) -> tuple[int, int]:
+        stock = self.stock.setdefault(self.keys[key].account, {})
         now = iso(self.clock.now())
         created = updated = 0
         for index, clean in valid:
@@ -269,7 +269,7 @@ class AuterioSandbox(FeedMarketplace):
                 updated += 1
                 existing.update(clean)
                 existing.update({"updated_at": now, "ignored_fields": ignored})
-        events = self.counters_for(self.current_key()).events
+        events = self.counters_for(key).events
         events["vehicles_created"] += created
         events["vehicles_updated"] += updated
         return created, updated

@@ -92,8 +92,7 @@ class CarslinkSandbox(FeedMarketplace):
         if not isinstance(body, dict):
             raise ApiError(400, "bad_request", "Request body must be a JSON object.")
         mode, dealer_in, listings = self._check_feed(body)
-        with self._lock:
-            result = self.apply_feed(self.keys[self.current_key()].account, mode, dealer_in, listings)
+        result = self.apply_feed(self.current_key(), mode, dealer_in, listings)
         failure = self.after_commit_fault()
         if failure is not None:
             return failure
@@ -123,18 +122,24 @@ class CarslinkSandbox(FeedMarketplace):
             raise ApiError(422, "validation_failed", "The feed was rejected; no listing was processed.", errors)
         return mode, dealer, listings  # type: ignore[return-value]
 
-    def apply_feed(self, account: str, mode: str, dealer_in: dict[str, Any], items: list[Any]) -> dict[str, Any]:
-        """Apply one feed for ``account`` (the partner) and return Carslink's response body."""
+    def apply_feed(self, key: str, mode: str, dealer_in: dict[str, Any], items: list[Any]) -> dict[str, Any]:
+        """Apply one feed sent with partner ``key`` and return Carslink's response body.
+
+        ``dealer_in`` must carry ``partner_dealer_id`` (the endpoint checks the feed's shape);
+        usable without Flask, e.g. to set up state for a test."""
+        with self._lock:
+            return self._apply_feed_locked(key, mode, dealer_in, items)
+
+    def _apply_feed_locked(self, key: str, mode: str, dealer_in: dict[str, Any], items: list[Any]) -> dict[str, Any]:
         now = self.clock.now()
         self.expire(now)
-        dealer, created = self._dealer(account, dealer_in, now)
+        dealer, created = self._dealer(self.keys[key].account, dealer_in, now)
         sync_id = f"sync_{self.id_rng.getrandbits(32):08x}"
         live = self.live.setdefault(dealer["id"], {})
         raw = self.raw.setdefault(dealer["id"], {})
         accepted: set[str] = set()
         skipped: list[dict[str, Any]] = []
         deleted = removed = n_accepted = 0
-        key = self.current_key()
         current_year = now.year
         allow_http = not self.settings.require_https_images
 
@@ -171,7 +176,7 @@ class CarslinkSandbox(FeedMarketplace):
             except Skip as exc:
                 skipped.append({"source_id": hint, "reason": str(exc)})
                 continue
-            self._store(dealer, ident, record, merged, item, sync_id, now)
+            self._store(key, dealer, ident, record, merged, item, sync_id, now)
             accepted.add(ident)
             n_accepted += 1
 
@@ -244,6 +249,7 @@ class CarslinkSandbox(FeedMarketplace):
 
     def _store(
         self,
+        key: str,
         dealer: dict[str, Any],
         ident: str,
         record: dict[str, Any],
@@ -260,7 +266,7 @@ class CarslinkSandbox(FeedMarketplace):
             record["description"] = generated_description(record)
         overridden = [name for name in OVERRIDDEN_FIELDS if name in sent]
         if overridden:
-            self.counters_for(self.current_key()).events["location_overrides"] += 1
+            self.counters_for(key).events["location_overrides"] += 1
         record.update(
             {
                 "id": previous["id"] if previous else f"cl_{self.id_rng.getrandbits(48):012x}",
@@ -270,6 +276,8 @@ class CarslinkSandbox(FeedMarketplace):
                 "location": dealer["location"],
                 "region": dealer["region"],
                 "overridden_fields": overridden,
+                "hero_image": record["images"][0],
+                "thumbnails": record["images"][1:4],
                 "signed_image_urls": [u for u in record["images"] if looks_signed(u)],
                 "created_at": previous["created_at"] if previous else iso(now),
                 "updated_at": iso(now),

@@ -362,10 +362,16 @@ def _clean_images(value: Any, *, allow_http: bool) -> list[str]:
         if value is None:
             raise Skip(f"minimum {MIN_IMAGES} image URLs required (received 0)")
         raise Skip("images must be an array of HTTPS URLs")
-    good = [u.strip() for u in value if (is_http_url(u) if allow_http else is_https_url(u))]
-    ignored = len(value) - len(good)
+    usable = [u.strip() for u in value if (is_http_url(u) if allow_http else is_https_url(u))]
+    # The same photo twice is one photo: padding a gallery to 4 must not pass.
+    good = list(dict.fromkeys(usable))
+    notes = []
+    if len(value) > len(usable):
+        notes.append(f"{len(value) - len(usable)} non-HTTPS or invalid URL(s) ignored")
+    if len(usable) > len(good):
+        notes.append(f"{len(usable) - len(good)} duplicate URL(s) ignored")
     if len(good) < MIN_IMAGES:
-        suffix = f"; {ignored} non-HTTPS or invalid URL(s) ignored" if ignored else ""
+        suffix = "".join(f"; {note}" for note in notes)
         raise Skip(f"minimum {MIN_IMAGES} image URLs required (received {len(good)}){suffix}")
     return good
 
