@@ -17,6 +17,8 @@ DEMO_ROADSTER_DEALER = "demo-motors:51101:Zm9yZWNvdXJ0LXNhbmRib3gtZGVtby1rZXktMz
 DEMO_ROADSTER_KEY = "rd_test_demo:demo-motors"
 DEMO_CARFLUENCE_USER = "demo@carfluence.sandbox:demo-password:demo-group"
 DEMO_CARFLUENCE_KEY = "cf_live_demo:demo-group:inventory:read,inventory:history"
+CARSLINK_DEMO_KEY = "cl_test_demo"
+AUTERIO_DEMO_KEY = "au_test_demo"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed a scoped Carfluence API key (repeatable)",
     )
     p.add_argument(
+        "--carslink-key",
+        action="append",
+        default=[],
+        metavar="KEY[:PARTNER]",
+        help=f"seed a Carslink partner key (repeatable; default {CARSLINK_DEMO_KEY})",
+    )
+    p.add_argument(
+        "--auterio-key",
+        action="append",
+        default=[],
+        metavar="KEY[:ACCOUNT[:SOURCE]]",
+        help=f"seed an Auterio key; SOURCE is the response's 'source' (repeatable; default {AUTERIO_DEMO_KEY})",
+    )
+    p.add_argument(
+        "--auterio-atomic",
+        action="store_true",
+        help="Auterio refuses a whole batch when any vehicle is invalid (default: skips invalid ones)",
+    )
+    p.add_argument(
         "--insecure-images",
         action="store_true",
         help="allow http:// and private/loopback image sources (local image servers)",
@@ -89,6 +110,9 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> San
         roadster_keys=args.roadster_key or [DEMO_ROADSTER_KEY],
         carfluence_users=args.carfluence_user or [DEMO_CARFLUENCE_USER],
         carfluence_keys=args.carfluence_key or [DEMO_CARFLUENCE_KEY],
+        carslink_keys=args.carslink_key or [CARSLINK_DEMO_KEY],
+        auterio_keys=args.auterio_key or [AUTERIO_DEMO_KEY],
+        auterio_atomic_batches=args.auterio_atomic,
     )
 
 
@@ -114,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  seeded {spec}")
     for spec in settings.carfluence_users:
         print(f"  carfluence login {spec.split(':')[0]}")
+    print(f"  Carslink base URL: {root}/carslink  (POST /api/v1/stock, X-Dealer-Api-Key)")
+    for record in registry.carslink.keys.values():
+        print(f"  key {record.key}  partner={record.account}")
+    print(f"  Auterio base URL:  {root}/auterio  (POST /api/vehicles/ingest, Bearer)")
+    for record in registry.auterio.keys.values():
+        print(f"  key {record.key}  account={record.account}  source={record.name}")
     sys.stdout.flush()
     try:
         server.serve_forever()

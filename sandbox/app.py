@@ -5,9 +5,10 @@ Layout::
     /healthz                 liveness
     /_sandbox/...            control API (no auth; never part of any marketplace)
     /carzle/api/v1/...       Carzle Dealer API
+    /carslink/api/v1/stock   Carslink partner push API
+    /auterio/api/vehicles/ingest  Auterio DMS ingest API
     /roadster/...            Roadster partner API (/v1/customers) and Express storefronts
     /carfluence/api/v1/...   Carfluence REST API
-    /<marketplace>/...       future siblings (Carslink, Auterio)
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from sandbox.auterio import AuterioSandbox
 from sandbox.carfluence import CarfluenceSandbox
+from sandbox.carslink import CarslinkSandbox
 from sandbox.carzle import CarzleSandbox
 from sandbox.common import ApiError, Marketplace, SandboxSettings, SettingsError, install_common, json_body_or_error
 from sandbox.roadster import RoadsterSandbox
@@ -42,6 +45,18 @@ class SandboxRegistry:
     def carzle(self) -> CarzleSandbox:
         market = self.marketplaces["carzle"]
         assert isinstance(market, CarzleSandbox)
+        return market
+
+    @property
+    def carslink(self) -> CarslinkSandbox:
+        market = self.marketplaces["carslink"]
+        assert isinstance(market, CarslinkSandbox)
+        return market
+
+    @property
+    def auterio(self) -> AuterioSandbox:
+        market = self.marketplaces["auterio"]
+        assert isinstance(market, AuterioSandbox)
         return market
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +89,10 @@ def create_sandbox_app(settings: SandboxSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # listings are small; 413 beyond this
     install_common(app)  # first, so the request id exists before marketplace hooks run
 
-    markets: list[Marketplace] = [CarzleSandbox(settings), RoadsterSandbox(settings), CarfluenceSandbox(settings)]
+    markets: list[Marketplace] = [
+        CarzleSandbox(settings), CarslinkSandbox(settings), AuterioSandbox(settings),
+        RoadsterSandbox(settings), CarfluenceSandbox(settings),
+    ]
     registry = SandboxRegistry(settings, markets)
     for market in registry.marketplaces.values():
         market.register(app)

@@ -1,7 +1,7 @@
 """Plumbing shared by every marketplace emulation: settings, request ids, the error envelope
 and fixed-window rate limiting.
 
-Marketplace modules (``carzle.py`` today; Carslink, Auterio, Roadster later) build on these so
+Marketplace modules (``carzle.py``, ``carslink/``, ``auterio.py``, ``roadster/``, ``carfluence/``) build on these so
 that every sandboxed API answers errors the same way and is configured from one place.
 """
 
@@ -219,8 +219,18 @@ class SandboxSettings:
     carfluence_users: list[str] = field(default_factory=list)  # EMAIL:PASSWORD[:GROUP]
     carfluence_keys: list[str] = field(default_factory=list)  # cf_live_KEY[:GROUP[:scope1,scope2]]
 
+    # Carslink partner keys and Auterio keys, ``KEY[:ACCOUNT[:NAME]]`` (see sandbox/feeds.py).
+    carslink_keys: list[str] = field(default_factory=list)
+    auterio_keys: list[str] = field(default_factory=list)
+    # Auterio: refuse a whole batch when any vehicle is invalid (400, nothing written) instead
+    # of importing the valid ones and reporting the rest; see sandbox/README.md.
+    auterio_atomic_batches: bool = False
+
     # Fields that cannot be changed through the runtime config endpoint.
-    _STATIC = frozenset({"carzle_keys", "roadster_dealers", "roadster_keys", "carfluence_users", "carfluence_keys"})
+    _STATIC = frozenset({
+        "carzle_keys", "carslink_keys", "auterio_keys",
+        "roadster_dealers", "roadster_keys", "carfluence_users", "carfluence_keys",
+    })
 
     def __post_init__(self) -> None:
         errors: dict[str, str] = {}
@@ -235,6 +245,8 @@ class SandboxSettings:
             raise SettingsError(errors)
         # Accept "KEY:SHOWROOM:scopes" strings for convenience in tests and the CLI.
         self.carzle_keys = [k if isinstance(k, KeySpec) else KeySpec.parse(k) for k in self.carzle_keys]
+        self.carslink_keys = list(self.carslink_keys)
+        self.auterio_keys = list(self.auterio_keys)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -23,6 +23,8 @@ KEYS = {
     "rw": "cz_test_readwrite_alpha",  # read + write, no delete
     "beta": "cz_test_full_beta",  # all scopes, showroom beta
 }
+CARSLINK_KEYS = {"partner": "cl_test_partner", "other": "cl_test_other_partner"}
+AUTERIO_KEYS = {"dms": "au_test_dms", "second": "au_test_dms_second", "other": "au_test_other_dealer"}
 
 
 def baseline_settings() -> SandboxSettings:
@@ -36,6 +38,12 @@ def baseline_settings() -> SandboxSettings:
             f"{KEYS['ro']}:alpha:listings:read",
             f"{KEYS['rw']}:alpha:listings:read,listings:write",
             f"{KEYS['beta']}:beta:*",
+        ],
+        carslink_keys=[f"{CARSLINK_KEYS['partner']}:acme-dms", f"{CARSLINK_KEYS['other']}:other-dms"],
+        auterio_keys=[
+            f"{AUTERIO_KEYS['dms']}:smith:DMS Cliente XYZ",
+            f"{AUTERIO_KEYS['second']}:smith:Second DMS",
+            f"{AUTERIO_KEYS['other']}:jones:Jones DMS",
         ],
     )
 
@@ -121,6 +129,21 @@ class SandboxServer:
     carzle_url: str  # ROOT/carzle/api/v1
     registry: SandboxRegistry
     carzle: CarzleSandbox
+
+
+class FeedApi:
+    """A client for one feed endpoint (Carslink, Auterio) sending fixed auth headers."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+        self.session = requests.Session()
+
+    def post(self, body: Any = None, *, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+        merged = {**self.headers, **(headers or {})}
+        if data is not None:
+            return self.session.post(self.url, data=data, headers=merged, timeout=15)
+        return self.session.post(self.url, json=body, headers=merged, timeout=15)
 
 
 class Api:
