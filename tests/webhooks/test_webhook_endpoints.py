@@ -91,6 +91,13 @@ def test_wp_webhooks_trigger_can_come_from_the_url(client, site, redis_client):
     assert queued(redis_client)[0]["event"] == "delete"
 
 
+def test_wp_webhooks_trash_with_null_post_is_accepted_as_a_removal(client, site, redis_client):
+    body = encode({"post_id": 101, "post": None, "post_meta": False, "taxonomies": False})
+    response = client.post(URL + "?event=post_trash", data=body, headers=wp_webhooks_headers(body))
+    assert response.status_code == 202, response.get_json()
+    assert queued(redis_client)[0]["event"] == "delete"
+
+
 def test_unknown_site_is_404(client, site):
     body = encode(inventory_presser_post(101))
     response = client.post("/hooks/wordpress/nobody", data=body, headers=standard_headers(body))
