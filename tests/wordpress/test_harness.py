@@ -1,0 +1,33 @@
+"""The harness on its own, without the plugin: WordPress installs on MariaDB, serves over
+loopback, takes REST calls with an application password, and wp-admin works in Chromium."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+
+
+def test_wordpress_installs_and_the_rest_api_takes_an_application_password(wordpress):
+    me = wordpress.rest.get(f"{wordpress.url}/wp-json/wp/v2/users/me?context=edit", timeout=30)
+    assert me.status_code == 200, me.text[:500]
+    assert "administrator" in me.json()["roles"]
+
+
+def test_cars_can_be_created_edited_trashed_and_restored_over_rest(wordpress):
+    api = f"{wordpress.url}/wp-json/wp/v2/inventory_vehicle"
+    rest = wordpress.rest
+    created = rest.post(api, json={"title": "2019 Toyota Corolla", "status": "publish",
+                                   "meta": {"inventory_presser_price": "15000"}}, timeout=30)
+    assert created.status_code == 201, created.text[:500]
+    car_id = created.json()["id"]
+    edited = rest.post(f"{api}/{car_id}", json={"meta": {"inventory_presser_price": "14500"}}, timeout=30)
+    assert edited.json()["meta"]["inventory_presser_price"] == "14500"
+    trashed = rest.delete(f"{api}/{car_id}", timeout=30)
+    assert trashed.json()["status"] == "trash"
+    restored = rest.post(f"{api}/{car_id}", json={"status": "publish"}, timeout=30)
+    assert restored.json()["status"] == "publish"
+
+
+def test_the_dealer_logs_into_wp_admin_in_chromium(wordpress, browser):
+    browser.get(f"{wordpress.url}/wp-admin/edit.php?post_type=inventory_vehicle")
+    assert browser.find_element(By.CSS_SELECTOR, "h1.wp-heading-inline").text == "Vehicles"
+    assert "Fatal error" not in browser.page_source
