@@ -26,7 +26,9 @@ MARIADBD = Path("/usr/sbin/mariadbd")
 MARIADB_SOCKET = Path("/run/mysqld/mysqld.sock")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-PLUGIN_DIR = Path(__file__).resolve().parents[2] / "wordpress" / "forecourt"
+# FORECOURT_PLUGIN_DIR points the suite at a plugin checkout elsewhere (e.g. another branch's).
+PLUGIN_DIR = Path(os.environ.get("FORECOURT_PLUGIN_DIR")
+                  or Path(__file__).resolve().parents[2] / "wordpress" / "forecourt")
 INSTALL_HINT = ("apt-get install -y wordpress php-cli php-mysql php-curl php-gd php-xml php-mbstring "
                 "mariadb-server chromium chromium-driver   (.ci/run does this)")
 ADMIN_USER = "dealer"
@@ -175,11 +177,31 @@ add_action('init', function () {
         'label' => 'Vehicles', 'public' => true, 'show_in_rest' => true, 'rest_base' => 'inventory_vehicle',
         'supports' => ['title', 'editor', 'thumbnail', 'custom-fields'],
     ]);
+    register_post_meta('attachment', 'inventory_presser_photo_number', [
+        'type' => 'string', 'single' => true, 'show_in_rest' => true,
+    ]);
     register_taxonomy('availability', 'inventory_vehicle', ['label' => 'Availability', 'show_in_rest' => true]);
-    foreach (['make', 'model', 'year', 'price', 'odometer', 'vin', 'stock_number', 'color', 'condition'] as $key) {
+    foreach (['make', 'model', 'trim', 'year', 'price', 'odometer', 'odometer_units', 'vin', 'stock_number',
+              'color', 'transmission', 'fuel', 'body_style', 'condition'] as $key) {
         register_post_meta('inventory_vehicle', 'inventory_presser_' . $key, [
             'type' => 'string', 'single' => true, 'show_in_rest' => true,
         ]);
+    }
+});
+// Inventory Presser edits cars on the classic screen with its own meta box; so does this one.
+add_filter('use_block_editor_for_post_type', function ($use, $type) {
+    return $type === 'inventory_vehicle' ? false : $use;
+}, 10, 2);
+add_action('add_meta_boxes_inventory_vehicle', function () {
+    add_meta_box('fc-test-vehicle', 'Vehicle', function ($post) {
+        wp_nonce_field('fc-test-vehicle', 'fc_test_vehicle_nonce');
+        printf('<label>Price <input id="fc-test-price" name="fc_test_price" value="%s"></label>',
+            esc_attr(get_post_meta($post->ID, 'inventory_presser_price', true)));
+    });
+});
+add_action('save_post_inventory_vehicle', function ($post_id) {
+    if (isset($_POST['fc_test_price']) && wp_verify_nonce($_POST['fc_test_vehicle_nonce'] ?? '', 'fc-test-vehicle')) {
+        update_post_meta($post_id, 'inventory_presser_price', sanitize_text_field(wp_unslash($_POST['fc_test_price'])));
     }
 });
 // WordPress's "safe" HTTP functions allow only ports 80, 443 and 8080 off the site's own port;
@@ -235,6 +257,20 @@ class WordPress:
         if result.returncode != 0:
             raise HarnessError(f"PHP failed ({result.returncode}): {result.stdout[-2000:]}{result.stderr[-2000:]}")
         return result.stdout
+
+    def flush_outbox(self) -> requests.Response:
+        """The plugin's synchronous flush (the admin tool the tests use instead of waiting)."""
+        response = self.rest.post(f"{self.url}/wp-json/forecourt/v1/flush", timeout=120)
+        assert response.status_code == 200, response.text[:500]
+        return response
+
+    def outbox(self) -> list[dict]:
+        import json
+
+        out = self.php("global $wpdb; echo json_encode($wpdb->get_results("
+                       "\"SELECT id, post_id, event, status, attempts FROM {$wpdb->prefix}forecourt_outbox "
+                       "ORDER BY id\"));")
+        return json.loads(out[out.index("["):])
 
     def run_cron(self) -> None:
         """What a visitor's page load would trigger: WP-Cron's due events, synchronously."""
