@@ -3,7 +3,12 @@ loopback, takes REST calls with an application password, and wp-admin works in C
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from selenium.webdriver.common.by import By
+
+from tests.wordpress import harness
 
 
 def test_wordpress_installs_and_the_rest_api_takes_an_application_password(wordpress):
@@ -31,3 +36,18 @@ def test_the_dealer_logs_into_wp_admin_in_chromium(wordpress, browser):
     browser.get(f"{wordpress.url}/wp-admin/edit.php?post_type=inventory_vehicle")
     assert browser.find_element(By.CSS_SELECTOR, "h1.wp-heading-inline").text == "Vehicles"
     assert "Fatal error" not in browser.page_source
+
+
+@pytest.mark.no_wordpress
+@pytest.mark.parametrize(
+    ("attribute", "named"),
+    [
+        ("CHROMIUM", "Chromium (chromium)"),
+        ("CHROMEDRIVER", "ChromeDriver (chromium-driver)"),
+        ("MARIADBD", "MariaDB server (mariadb-server)"),
+        ("WORDPRESS_SRC", "WordPress (Debian package wordpress)"),
+    ],
+)
+def test_missing_software_is_named_with_its_package(monkeypatch, attribute, named):
+    monkeypatch.setattr(harness, attribute, Path("/nonexistent") / attribute.lower())
+    assert any(problem.startswith(named) for problem in harness.missing_prerequisites())
