@@ -17,6 +17,12 @@ def _wait(driver, condition):
     return WebDriverWait(driver, WAIT).until(condition)
 
 
+def _click(driver, element) -> None:
+    # wp-admin's fixed admin bar covers elements scrolled to the top edge: centre them first.
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
 def _fill(driver, name: str, value: str) -> None:
     field = driver.find_element(By.NAME, name)
     field.clear()
@@ -33,8 +39,8 @@ def configure_plugin(driver, site: WordPress, *, url: str, site_id: str, secret:
     _fill(driver, "forecourt_api_key", api_key)
     for box in driver.find_elements(By.NAME, "forecourt_post_types[]"):
         if (box.get_attribute("value") in post_types) != box.is_selected():
-            box.click()
-    driver.find_element(By.ID, "submit").click()
+            _click(driver, box)
+    _click(driver, driver.find_element(By.ID, "submit"))
     _wait(driver, ec.presence_of_element_located((By.NAME, "forecourt_url")))
     source = driver.page_source
     assert secret not in source and api_key not in source, "a secret was printed back"
@@ -42,7 +48,7 @@ def configure_plugin(driver, site: WordPress, *, url: str, site_id: str, secret:
 
 def test_connection(driver, site: WordPress) -> str:
     driver.get(f"{site.url}/wp-admin/options-general.php?page=forecourt")
-    _wait(driver, ec.element_to_be_clickable((By.ID, "forecourt-test-connection"))).click()
+    _click(driver, _wait(driver, ec.element_to_be_clickable((By.ID, "forecourt-test-connection"))))
     result = driver.find_element(By.ID, "forecourt-test-result")
     _wait(driver, lambda d: result.text.strip())
     return result.text
@@ -53,21 +59,21 @@ def edit_price(driver, site: WordPress, post_id: int, price: str) -> None:
     field = _wait(driver, ec.presence_of_element_located((By.ID, "fc-test-price")))
     field.clear()
     field.send_keys(price)
-    driver.find_element(By.ID, "publish").click()  # "Update" on the classic screen
+    _click(driver, driver.find_element(By.ID, "publish"))  # "Update" on the classic screen
     _wait(driver, ec.presence_of_element_located((By.ID, "message")))
 
 
 def sync_now(driver, site: WordPress, post_id: int) -> str:
     driver.get(f"{site.url}/wp-admin/post.php?post={post_id}&action=edit")
     _wait(driver, ec.presence_of_element_located((By.ID, "forecourt-marketplaces")))
-    driver.find_element(By.ID, "forecourt-sync-now").click()
+    _click(driver, driver.find_element(By.ID, "forecourt-sync-now"))
     return _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, ".notice.forecourt-synced"))).text
 
 
 def trash(driver, site: WordPress, post_id: int) -> None:
     driver.get(f"{site.url}/wp-admin/post.php?post={post_id}&action=edit")
-    _wait(driver, ec.element_to_be_clickable((By.CSS_SELECTOR, "#delete-action a.submitdelete"))).click()
-    _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#message, .notice")))
+    _click(driver, _wait(driver, ec.element_to_be_clickable((By.CSS_SELECTOR, "#delete-action a.submitdelete"))))
+    _wait(driver, ec.url_contains("trashed=1"))  # back on the list with "1 post moved to the Trash"
 
 
 def marketplace_states(driver, site: WordPress, post_id: int, *, status: str = "all",

@@ -51,3 +51,14 @@ def test_the_dealer_logs_into_wp_admin_in_chromium(wordpress, browser):
 def test_missing_software_is_named_with_its_package(monkeypatch, attribute, named):
     monkeypatch.setattr(harness, attribute, Path("/nonexistent") / attribute.lower())
     assert any(problem.startswith(named) for problem in harness.missing_prerequisites())
+
+
+def test_the_dealer_edits_a_price_and_trashes_a_car_in_wp_admin(wordpress, browser):
+    from tests.wordpress import cars, screens
+
+    car = cars.create_car(wordpress, price="20000")
+    screens.edit_price(browser, wordpress, car["id"], "19500")
+    api = f"{wordpress.url}/wp-json/wp/v2/inventory_vehicle/{car['id']}?context=edit"
+    assert wordpress.rest.get(api, timeout=30).json()["meta"]["inventory_presser_price"] == "19500"
+    screens.trash(browser, wordpress, car["id"])
+    assert wordpress.rest.get(api, timeout=30).json()["status"] == "trash"
