@@ -105,6 +105,30 @@ def list_sites():
     ])
 
 
+MAX_BULK_REFS = 100
+
+
+@bp.get("/sites/<site_id>/cars")
+def get_cars(site_id: str):
+    """Many cars' state in one call (the WordPress plugin's Marketplaces column): the same
+    per-car shape as ``get_car``, in the order asked, with ``status: "unknown"`` for a ref
+    Forecourt has never seen rather than a 404 that would fail the whole page."""
+    keys.require(request, "sites:read", site_id)
+    _site_or_404(site_id)
+    refs = list(dict.fromkeys(r.strip() for r in request.args.get("refs", "").split(",") if r.strip()))
+    if not refs:
+        raise ValidationError({"refs": ["Give one or more car refs, comma-separated."]})
+    if len(refs) > MAX_BULK_REFS:
+        raise ValidationError({"refs": [f"At most {MAX_BULK_REFS} refs per request."]})
+    found = {c.car_ref: c for c in db.session.scalars(
+        select(Car).where(Car.site_id == site_id, Car.car_ref.in_(refs)))}
+    return jsonify(cars=[
+        car_json(found[ref]) if ref in found else
+        {"siteId": site_id, "carRef": ref, "status": "unknown", "destinations": []}
+        for ref in refs
+    ])
+
+
 @bp.get("/sites/<site_id>/cars/<path:car_ref>")
 def get_car(site_id: str, car_ref: str):
     keys.require(request, "sites:read", site_id)

@@ -553,6 +553,7 @@ INVENTORY_PRESSER_CONFIG: dict[str, Any] = {
             "For Sale": "none",
             "Sold": "sold",
             "Pending": "reserved",
+            "Sale Pending": "reserved",  # Inventory Presser's own term name
             "Reserved": "reserved",
             "Coming Soon": "coming_soon",
         },

@@ -21,6 +21,7 @@ class SiteView:
     car_post_types: tuple[str, ...]
     webhook_secrets: tuple[str, ...] = field(repr=False)
     dms_api_keys: tuple[str, ...] = field(repr=False)
+    wp_webhooks_auth: tuple[dict[str, str], ...] = field(default=(), repr=False)
 
 
 _cache: dict[str, tuple[float, SiteView | None]] = {}
@@ -42,6 +43,7 @@ def get_site(site_id: str) -> SiteView | None:
             car_post_types=tuple(site.car_post_types or ()),
             webhook_secrets=tuple(site.webhook_secrets),
             dms_api_keys=tuple(site.dms_api_keys),
+            wp_webhooks_auth=tuple(site.wp_webhooks_auth),
         )
     if view is not None:
         # Unknown ids are not cached: anyone can send them, and they must not grow memory.

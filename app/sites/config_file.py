@@ -108,10 +108,64 @@ class SiteSchema(Schema):
     wordpress_url = fields.Url(load_default=None, schemes={"http", "https"}, require_tld=False)
     webhook_secret = StrOrList(required=True)
     dms_api_key = StrOrList(load_default=list)
+    wp_webhooks_auth = fields.Raw(load_default=None)
     preset = fields.String(required=True, validate=validate.OneOf(PRESETS))
     car_post_types = fields.List(fields.String(), load_default=None)
     mapping = fields.Dict(load_default=dict)
     destinations = fields.List(fields.Dict(), load_default=list)
+
+
+# An HTTP header name (RFC 9110 token); WP Webhooks sends whatever the dealer typed.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_AUTH_REQUIRED = {"api_key": ("header", "key"), "bearer": ("token",), "basic": ("username", "password")}
+
+
+class WpWebhooksAuthSchema(Schema):
+    """One WP Webhooks 3.x "Authentication" template, as its settings screen offers them."""
+
+    class Meta:
+        unknown = RAISE
+
+    type = fields.String(required=True, validate=validate.OneOf(tuple(_AUTH_REQUIRED)))
+    header = fields.String(validate=validate.Regexp(_HEADER_NAME, error="must be an HTTP header name"))
+    key = fields.String(validate=validate.Length(min=1))
+    token = fields.String(validate=validate.Length(min=1))
+    # RFC 7617: the user-id of Basic auth cannot contain a colon.
+    username = fields.String(validate=validate.Regexp(r"^[^:]+$", error="must be non-empty and have no ':'"))
+    password = fields.String(validate=validate.Length(min=1))
+
+    @validates_schema
+    def _fields_for_type(self, data: dict, **kwargs: Any) -> None:
+        needed = _AUTH_REQUIRED.get(data.get("type", ""), ())
+        errors: dict[str, list[str]] = {
+            name: [f"Required for type {data['type']!r}."] for name in needed if not data.get(name)
+        }
+        errors.update({
+            name: [f"Not used by type {data['type']!r}."]
+            for name in set(data) - set(needed) - {"type"}
+        })
+        if data.get("type") == "api_key" and data.get("header", "").lower() == "authorization":
+            errors["header"] = ["Use type 'bearer' or 'basic' for the Authorization header."]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _load_wp_webhooks_auth(value: Any, path: str, errors: dict[str, str]) -> list[dict[str, str]]:
+    """A template or a list of them (rotation); errors are keyed by the template's path."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    loaded = []
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]" if isinstance(value, list) else path
+        if not isinstance(item, dict):
+            errors[where] = "must be a table like {type = \"bearer\", token = \"${WPWH_TOKEN}\"}"
+            continue
+        try:
+            loaded.append(WpWebhooksAuthSchema().load(item))
+        except ValidationError as exc:
+            _merge(errors, flatten_messages(exc.messages, where))
+    return loaded
 
 
 class SiteOptionsSchema(Schema):
@@ -188,6 +242,8 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
         if site["id"] in seen:
             errors[f"{prefix}.id"] = f"duplicate site id {site['id']!r}"
         seen.add(site["id"])
+        site["wp_webhooks_auth"] = _load_wp_webhooks_auth(site["wp_webhooks_auth"], f"{prefix}.wp_webhooks_auth",
+                                                          errors)
         if site["preset"] == "generic":
             _check_generic_mapping(site["mapping"], f"{prefix}.mapping", errors)
         site["options"] = {k: v for k, v in site_raw.items() if k not in _SITE_KEYS}
@@ -297,7 +353,8 @@ def apply(sites: list[dict]) -> dict[str, int]:
         site.wordpress_url = spec["wordpress_url"]
         site.preset = spec["preset"]
         site.car_post_types = spec["car_post_types"]
-        site.secrets = {"webhook_secrets": spec["webhook_secret"], "dms_api_keys": spec["dms_api_key"]}
+        site.secrets = {"webhook_secrets": spec["webhook_secret"], "dms_api_keys": spec["dms_api_key"],
+                        "wp_webhooks_auth": spec.get("wp_webhooks_auth") or []}
         site.options = {**spec["options"], "mapping": spec["mapping"]}
         site.active = True
         db.session.add(site)

@@ -21,7 +21,8 @@ class Site(db.Model):
     wordpress_url: Mapped[str | None] = mapped_column(String(500))
     preset: Mapped[str] = mapped_column(String(64))
     car_post_types: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # {"webhook_secrets": [...], "dms_api_keys": [...]}: several values allow rotation.
+    # {"webhook_secrets": [...], "dms_api_keys": [...], "wp_webhooks_auth": [{type, ...}]}:
+    # several values allow rotation.
     secrets: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -41,6 +42,11 @@ class Site(db.Model):
     @property
     def dms_api_keys(self) -> list[str]:
         return list((self.secrets or {}).get("dms_api_keys", []))
+
+    @property
+    def wp_webhooks_auth(self) -> list[dict[str, str]]:
+        """WP Webhooks 3.x authentication templates (api_key / bearer / basic)."""
+        return list((self.secrets or {}).get("wp_webhooks_auth", []))
 
 
 class Destination(db.Model):

@@ -716,7 +716,8 @@ def load_wordpress_event(data: Any, *, event_hint: str | None = None) -> WordPre
     is recognised as the same delivery.
 
     ``post`` may only be absent for ``delete`` (WP Webhooks can send ``post: null`` when the
-    post was already gone); every other event needs it to know what the post is.
+    post was already gone) and ``trash`` (read as ``delete``: the post skipped the trash);
+    every other event needs it to know what the post is.
     """
     if not isinstance(data, Mapping):
         raise ValidationError({"_schema": ["Invalid input type."]})
@@ -737,6 +738,10 @@ def load_wordpress_event(data: Any, *, event_hint: str | None = None) -> WordPre
         # WordPress trashes a post by updating it, so save_post hooks and WP Webhooks'
         # post_update trigger also fire for a trashing; the status says what happened.
         event = "trash"
+    if event == "trash" and not post:
+        # Inventory Presser's default "skip trash" deletes the post outright, so WP Webhooks'
+        # post_trash trigger fires with ``post: null``; what remains to do is remove post_id.
+        event = "delete"
     if event != "delete" and not post:
         raise ValidationError({"post": ["Missing data for required field."]})
 

@@ -12,7 +12,12 @@ Three sender families are supported, told apart by their headers (``detect_famil
     raw body)). No timestamp is signed, so replay protection rests on delivery-id dedupe.
 ``wp_webhooks``
     The "WP Webhooks" plugin: ``X-WP-Webhook-Signature``, same scheme as WooCommerce (the plugin
-    computes ``base64_encode(hash_hmac('sha256', $body, $secret, true))``).
+    computes ``base64_encode(hash_hmac('sha256', $body, $secret, true))``). WP Webhooks 3.x
+    dropped that secret field; its "Authentication" templates add an API-key header, a Bearer
+    token or Basic auth instead, configured per site (``wp_webhooks_auth``) and checked by
+    ``verify_auth_templates``. Those are static credentials: a captured request can be
+    replayed for as long as the credential lives, so replays are only caught by the body
+    digest dedupe downstream.
 
 Everything here is pure: no Flask, no Redis, no clock unless ``now`` is omitted. The HTTP
 handlers pass the raw body bytes (never a re-serialised JSON document: one changed byte breaks
@@ -62,6 +67,7 @@ __all__ = [
     "sign_body_hmac",
     "sign_standard_webhook",
     "verify_body_hmac",
+    "verify_auth_templates",
     "verify_standard_webhook",
     "verify_wordpress_request",
 ]
@@ -384,6 +390,53 @@ def is_woocommerce_ping(headers: Mapping[str, str], body: bytes) -> bool:
     return _WC_PING_RE.fullmatch(bytes(body).strip()) is not None
 
 
+# --- WP Webhooks authentication templates ----------------------------------------------------
+
+AUTH_TYPES = ("api_key", "bearer", "basic")
+
+
+def _expected_auth(template: Mapping[str, str]) -> tuple[str, str | None, str]:
+    """(lower-case header name, auth scheme or None, expected credential) for one template."""
+    kind = template.get("type")
+    if kind == "api_key":
+        return str(template["header"]).lower(), None, str(template["key"])
+    if kind == "bearer":
+        return "authorization", "bearer", str(template["token"])
+    if kind == "basic":
+        pair = f"{template['username']}:{template['password']}".encode()
+        return "authorization", "basic", base64.b64encode(pair).decode("ascii")
+    raise ValueError(f"unknown authentication template type {kind!r}")
+
+
+def verify_auth_templates(headers: Mapping[str, str], templates: Sequence[Mapping[str, str]]) -> None:
+    """Accept a request that carries the credential of any of the site's templates.
+
+    Every template is compared, with no early exit, so timing says nothing about which one
+    (or which prefix of a credential) matched. The auth scheme is case-insensitive (RFC 9110).
+    Raises ``MissingSignature`` when none of the templates' headers is present and
+    ``InvalidSignature`` when one is present but nothing matches.
+    """
+    h = _lower_headers(headers)
+    presented = matched = False
+    for template in templates:
+        name, scheme, expected = _expected_auth(template)
+        value = _header(h, name)
+        if value is None:
+            continue
+        if scheme is not None:
+            given_scheme, _, value = value.partition(" ")
+            if given_scheme.lower() != scheme:
+                continue
+            value = value.strip()
+        presented = True
+        matched |= hmac.compare_digest(value.encode("utf-8"), expected.encode("utf-8"))
+    if not presented:
+        # The configured header name is not echoed: an unauthenticated caller learns nothing.
+        raise MissingSignature("no webhook signature or authentication header")
+    if not matched:
+        raise InvalidSignature("the authentication credential does not match this site's")
+
+
 # --- Dispatch --------------------------------------------------------------------------------
 
 
@@ -412,14 +465,22 @@ def verify_wordpress_request(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     now: float | None = None,
+    auth_templates: Sequence[Mapping[str, str]] = (),
 ) -> VerifiedRequest:
     """Detect the family, verify the signature and return the delivery metadata.
 
-    Raises ``MissingSignature`` when no family's headers are present. A WooCommerce ping is
-    unsigned and fails here: check ``is_woocommerce_ping`` first.
+    A request with no Standard Webhooks, WooCommerce or WP Webhooks *signature* is checked
+    against ``auth_templates`` (WP Webhooks 3.x API key / Bearer / Basic) when the site has
+    any. Raises ``MissingSignature`` when no family's headers are present. A WooCommerce ping
+    is unsigned and fails here: check ``is_woocommerce_ping`` first.
     """
     h = _lower_headers(headers)
     family = detect_family(h)
+    if auth_templates and family in (None, "wp_webhooks") and _header(h, H_WP_SIGNATURE) is None:
+        verify_auth_templates(h, auth_templates)
+        digest = body_digest(body)
+        return VerifiedRequest(family="wp_webhooks", delivery_id=digest, source=_header(h, H_WP_SOURCE),
+                               body_sha256=digest)
     if family is None:
         raise MissingSignature(
             "no webhook signature headers (expected webhook-signature, "

@@ -65,7 +65,8 @@ def wordpress(site_id: str):
     settings = current_app.config["FORECOURT"]
     try:
         verified = verify_wordpress_request(
-            headers, body, site.webhook_secrets, tolerance=settings.webhook_tolerance_seconds
+            headers, body, site.webhook_secrets, tolerance=settings.webhook_tolerance_seconds,
+            auth_templates=site.wp_webhooks_auth,
         )
     except SignatureError as exc:
         raise _unauthorized(exc) from None

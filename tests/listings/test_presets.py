@@ -170,6 +170,8 @@ def test_odometer_units_meta_switches_to_km():
         ("Sold", "sold"),
         ("SOLD", "sold"),
         ("Pending", "reserved"),
+        ("Sale Pending", "reserved"),
+        ("sale-pending", "reserved"),  # the term's slug, as some senders send it
         ("Reserved", "reserved"),
         ("Coming Soon", "coming_soon"),
         ("coming_soon", "coming_soon"),

@@ -61,6 +61,65 @@ def test_errors_name_the_bad_key(change, key, message):
     assert message in str(caught.value)
 
 
+AUTH = {"TOKEN": "t-abcdef", "PASS": "p4ss"}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('wp_webhooks_auth = {type = "api_key", header = "X-Api-Key", key = "${TOKEN}"}',
+         [{"type": "api_key", "header": "X-Api-Key", "key": "t-abcdef"}]),
+        ('wp_webhooks_auth = {type = "bearer", token = "${TOKEN}"}', [{"type": "bearer", "token": "t-abcdef"}]),
+        ('wp_webhooks_auth = [{type = "basic", username = "fc", password = "${PASS}"}, '
+         '{type = "bearer", token = "${TOKEN}"}]',
+         [{"type": "basic", "username": "fc", "password": "p4ss"}, {"type": "bearer", "token": "t-abcdef"}]),
+        ("", []),
+    ],
+)
+def test_wp_webhooks_auth_templates_load(line, expected):
+    (site,) = config_file.parse(GOOD.replace('ref_scheme = "post_id"', f'ref_scheme = "post_id"\n{line}'),
+                                {**ENV, **AUTH})
+    assert site["wp_webhooks_auth"] == expected
+    assert "wp_webhooks_auth" not in site["options"]
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ('wp_webhooks_auth = {type = "hmac", token = "x"}', "sites[0].wp_webhooks_auth.type", "Must be one of"),
+        ('wp_webhooks_auth = {type = "bearer"}', "sites[0].wp_webhooks_auth.token", "Required for type"),
+        ('wp_webhooks_auth = {type = "api_key", key = "x"}', "sites[0].wp_webhooks_auth.header", "Required"),
+        ('wp_webhooks_auth = {type = "api_key", header = "X Api", key = "x"}', "sites[0].wp_webhooks_auth.header",
+         "HTTP header name"),
+        ('wp_webhooks_auth = {type = "api_key", header = "Authorization", key = "x"}',
+         "sites[0].wp_webhooks_auth.header", "bearer"),
+        ('wp_webhooks_auth = {type = "basic", username = "a:b", password = "x"}',
+         "sites[0].wp_webhooks_auth.username", "no ':'"),
+        ('wp_webhooks_auth = {type = "bearer", token = "x", password = "y"}', "sites[0].wp_webhooks_auth.password",
+         "Not used"),
+        ('wp_webhooks_auth = {type = "bearer", tokn = "x"}', "sites[0].wp_webhooks_auth.tokn", "Unknown field"),
+        ('wp_webhooks_auth = [{type = "bearer", token = "${NOPE}"}]', "sites[0].wp_webhooks_auth[0].token",
+         "NOPE is not set"),
+        ('wp_webhooks_auth = "secret"', "sites[0].wp_webhooks_auth", "must be a table"),
+    ],
+)
+def test_wp_webhooks_auth_errors_name_the_key(line, key, message):
+    with pytest.raises(ConfigError) as caught:
+        config_file.parse(GOOD.replace('ref_scheme = "post_id"', f'ref_scheme = "post_id"\n{line}'), ENV)
+    assert f"{key}: " in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_wp_webhooks_auth_is_stored_encrypted(app):
+    line = 'wp_webhooks_auth = {type = "bearer", token = "${TOKEN}"}'
+    config_file.apply(config_file.parse(GOOD.replace('ref_scheme = "post_id"', f'ref_scheme = "post_id"\n{line}'),
+                                        {**ENV, **AUTH}))
+    raw_site = db.session.execute(text("SELECT secrets FROM sites")).scalar_one()
+    assert AUTH["TOKEN"] not in raw_site
+    db.session.expire_all()
+    assert db.session.get(Site, "smith").wp_webhooks_auth == [{"type": "bearer", "token": AUTH["TOKEN"]}]
+
+
 def test_not_toml_is_reported():
     with pytest.raises(ConfigError, match="not valid TOML"):
         config_file.parse("[[sites]\n", ENV)

@@ -354,6 +354,14 @@ def test_unknown_hint_is_a_validation_error() -> None:
     assert "event" in info.value.messages
 
 
+@pytest.mark.parametrize("hint", ["post_trash", "trash_post"])
+def test_trash_with_null_post_removes_the_post_id(hint: str) -> None:
+    # Inventory Presser's default "skip trash" deletes outright: WP Webhooks sends post: null.
+    event = load_wordpress_event({"post_id": 812, "post": None, "post_meta": False}, event_hint=hint)
+    assert (event.event, event.post_id) == ("delete", "812")
+    assert is_ignorable(event, CAR_TYPES) is None
+
+
 def test_wp_webhooks_delete_with_null_post() -> None:
     event = load_wordpress_event({"post_id": 812, "post": None, "post_meta": False}, event_hint="post_delete")
     assert event.event == "delete" and event.post_id == "812"

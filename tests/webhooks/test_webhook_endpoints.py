@@ -91,6 +91,54 @@ def test_wp_webhooks_trigger_can_come_from_the_url(client, site, redis_client):
     assert queued(redis_client)[0]["event"] == "delete"
 
 
+def test_wp_webhooks_trash_with_null_post_is_accepted_as_a_removal(client, site, redis_client):
+    body = encode({"post_id": 101, "post": None, "post_meta": False, "taxonomies": False})
+    response = client.post(URL + "?event=post_trash", data=body, headers=wp_webhooks_headers(body))
+    assert response.status_code == 202, response.get_json()
+    assert queued(redis_client)[0]["event"] == "delete"
+
+
+def with_wp_webhooks_auth(site, *templates: dict) -> None:
+    from app.extensions import db
+    from app.sites import cache
+
+    site.secrets = {**site.secrets, "wp_webhooks_auth": list(templates)}
+    db.session.commit()
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("template", "headers"),
+    [
+        ({"type": "api_key", "header": "X-Api-Key", "key": "k-1"}, {"X-Api-Key": "k-1"}),
+        ({"type": "bearer", "token": "t-1"}, {"Authorization": "Bearer t-1"}),
+        ({"type": "basic", "username": "fc", "password": "p-1"}, {"Authorization": "Basic ZmM6cC0x"}),
+    ],
+    ids=["api_key", "bearer", "basic"],
+)
+def test_wp_webhooks_authentication_templates_are_accepted(client, site, redis_client, template, headers):
+    with_wp_webhooks_auth(site, template)
+    body = encode({k: v for k, v in inventory_presser_post(101).items() if k != "event"})
+    response = client.post(URL + "?event=post_update", data=body, headers={"Content-Type": "application/json",
+                                                                           **headers})
+    assert response.status_code == 202, response.get_json()
+    assert len(queued(redis_client)) == 1
+    # No signed id or timestamp: a replay is recognised by its body digest alone.
+    again = client.post(URL + "?event=post_update", data=body, headers={"Content-Type": "application/json",
+                                                                        **headers})
+    assert again.get_json()["status"] == "duplicate"
+    wrong = {name: value + "z" for name, value in headers.items()}
+    refused = client.post(URL, data=body, headers={"Content-Type": "application/json", **wrong})
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == "signature_invalid"
+
+
+def test_a_site_without_templates_refuses_a_bearer(client, site):
+    body = encode(inventory_presser_post(101))
+    response = client.post(URL, data=body, headers={"Authorization": "Bearer t-1"})
+    assert response.status_code == 401
+
+
 def test_unknown_site_is_404(client, site):
     body = encode(inventory_presser_post(101))
     response = client.post("/hooks/wordpress/nobody", data=body, headers=standard_headers(body))

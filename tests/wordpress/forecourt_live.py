@@ -1,0 +1,79 @@
+"""Forecourt for real on a fixed loopback port, so it can be stopped and started again at the
+address the WordPress plugin was configured with; jobs run with ``tests.support.jobs.drain``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import CARZLE_KEY
+from tests.support.jobs import drain
+
+SITE_ID = "wp"
+SECRET = "whsec_Zm9yZWNvdXJ0LXdvcmRwcmVzcy1zdWl0ZS1zZWNyZXQ="
+API_KEY = "fc_wordpress_suite_key_0123456789abcdef"
+SHOWROOM = "demo-motors"
+
+
+def configure_site(carzle, *, extra: str = "") -> None:
+    """The dealer's site on the Inventory Presser preset, keyed by post id, with Carzle, and
+    the site API key the plugin uses for the status API and Sync Now."""
+    from app.auth.keys import hash_token
+    from app.auth.models import ApiKey
+    from app.extensions import db
+    from app.sites import cache, config_file
+
+    toml = f"""
+[[sites]]
+id = "{SITE_ID}"
+name = "Forecourt Test Motors"
+webhook_secret = "{SECRET}"
+preset = "inventory-presser"
+ref_scheme = "post_id"
+{extra}
+
+  [[sites.destinations]]
+  marketplace = "carzle"
+  base_url = "{carzle.api_url}"
+  api_key = "{CARZLE_KEY}"
+  regional_specs = "GCC"
+  allow_insecure_images = true
+"""
+    config_file.apply(config_file.parse(toml, {}))
+    db.session.add(ApiKey(name="wordpress plugin", prefix=API_KEY[:10], token_hash=hash_token(API_KEY),
+                          scopes=["sites:read", "sync:write"], site_id=SITE_ID))
+    db.session.commit()
+    cache.clear()
+
+
+class Forecourt:
+    """The Flask app over HTTP; ``stop()`` refuses connections as a down Forecourt would."""
+
+    def __init__(self, app: Flask, port: int, carzle) -> None:
+        import threading
+
+        self.app, self.port, self.carzle = app, port, carzle
+        self.url = f"http://127.0.0.1:{port}"
+        self._threading = threading
+        self._server = None
+
+    def start(self) -> Forecourt:
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._thread = self._threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def drain(self) -> None:
+        drain(self.app, timeout=120)
+
+    def listings(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return self.carzle.carzle.listings(SHOWROOM, include_deleted=include_deleted)

@@ -1,0 +1,99 @@
+"""wp-admin as the dealer uses it, in Chromium: the plugin's settings, the car edit screen
+(price, Sync Now, trash) and the car list's Marketplaces column. Element names are the
+plugin's contract (issue 13)."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.wordpress.harness import WordPress
+
+WAIT = 60
+
+
+def _wait(driver, condition):
+    return WebDriverWait(driver, WAIT).until(condition)
+
+
+def _click(driver, element) -> None:
+    # wp-admin's fixed admin bar covers elements scrolled to the top edge: centre them first.
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def _fill(driver, name: str, value: str) -> None:
+    field = driver.find_element(By.NAME, name)
+    field.clear()
+    field.send_keys(value)
+
+
+def configure_plugin(driver, site: WordPress, *, url: str, site_id: str, secret: str, api_key: str,
+                     post_types: list[str]) -> None:
+    driver.get(f"{site.url}/wp-admin/options-general.php?page=forecourt")
+    _wait(driver, ec.presence_of_element_located((By.NAME, "forecourt_url")))
+    _fill(driver, "forecourt_url", url)
+    _fill(driver, "forecourt_site_id", site_id)
+    _fill(driver, "forecourt_webhook_secret", secret)
+    _fill(driver, "forecourt_api_key", api_key)
+    for box in driver.find_elements(By.NAME, "forecourt_post_types[]"):
+        if (box.get_attribute("value") in post_types) != box.is_selected():
+            _click(driver, box)
+    _click(driver, driver.find_element(By.ID, "submit"))
+    _wait(driver, ec.presence_of_element_located((By.NAME, "forecourt_url")))
+    source = driver.page_source
+    assert secret not in source and api_key not in source, "a secret was printed back"
+
+
+def test_connection(driver, site: WordPress) -> str:
+    driver.get(f"{site.url}/wp-admin/options-general.php?page=forecourt")
+    _click(driver, _wait(driver, ec.element_to_be_clickable((By.ID, "forecourt-test-connection"))))
+    result = driver.find_element(By.ID, "forecourt-test-result")
+    _wait(driver, lambda d: result.text.strip())
+    return result.text
+
+
+def edit_price(driver, site: WordPress, post_id: int, price: str) -> None:
+    driver.get(f"{site.url}/wp-admin/post.php?post={post_id}&action=edit")
+    field = _wait(driver, ec.presence_of_element_located((By.ID, "fc-test-price")))
+    field.clear()
+    field.send_keys(price)
+    _click(driver, driver.find_element(By.ID, "publish"))  # "Update" on the classic screen
+    _wait(driver, ec.presence_of_element_located((By.ID, "message")))
+
+
+def sync_now(driver, site: WordPress, post_id: int) -> str:
+    driver.get(f"{site.url}/wp-admin/post.php?post={post_id}&action=edit")
+    _wait(driver, ec.presence_of_element_located((By.ID, "forecourt-marketplaces")))
+    _click(driver, driver.find_element(By.ID, "forecourt-sync-now"))
+    return _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, ".notice.forecourt-synced"))).text
+
+
+def trash(driver, site: WordPress, post_id: int) -> None:
+    driver.get(f"{site.url}/wp-admin/post.php?post={post_id}&action=edit")
+    _click(driver, _wait(driver, ec.element_to_be_clickable((By.CSS_SELECTOR, "#delete-action a.submitdelete"))))
+    # Back on the car list (wp-admin strips "trashed=1" from the address bar with JS).
+    _wait(driver, ec.url_contains("/wp-admin/edit.php"))
+
+
+def marketplace_states(driver, site: WordPress, post_id: int, *, status: str = "all",
+                       want: str | None = None) -> dict[str, str]:
+    """{marketplace: state} from the car list's Marketplaces column once the page's own
+    refresh has run; with ``want``, waits until Carzle shows that state."""
+    driver.get(f"{site.url}/wp-admin/edit.php?post_type=inventory_vehicle&post_status={status}")
+    cell = f"#post-{post_id} td.column-forecourt_marketplaces"
+    _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, cell)))
+
+    def states(d) -> dict[str, str]:
+        found = {}
+        for span in d.find_elements(By.CSS_SELECTOR, f"{cell} span.forecourt-status"):
+            classes = span.get_attribute("class").split()
+            state = next((c.removeprefix("forecourt-status-") for c in classes
+                          if c.startswith("forecourt-status-")), "")
+            found[span.get_attribute("data-marketplace")] = state
+        return found
+
+    if want is not None:
+        _wait(driver, lambda d: states(d).get("carzle") == want)
+    return states(driver)
