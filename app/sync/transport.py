@@ -31,11 +31,23 @@ def shared_session() -> requests.Session:
     return _session
 
 
-def parse_reset(value: str | None, now: float, window: float = 60.0) -> float | None:
-    """X-RateLimit-Reset as epoch seconds, epoch milliseconds or seconds from now.
+RESET_MAX_SECONDS = 900.0  # RATE_RESET_MAX_SECONDS's default: 15 minutes
 
-    Clamped to [now + 1 s, now + 2 windows]: a past or zero reset (clock skew) must not turn
-    into an instant retry loop, and a garbled huge one must not hold a key for ever."""
+
+def reset_max_seconds() -> float:
+    """RATE_RESET_MAX_SECONDS from the app's settings (its default outside an app)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        settings = current_app.config.get("FORECOURT")
+        if settings is not None:
+            return settings.rate_reset_max_seconds
+    return RESET_MAX_SECONDS
+
+
+def parse_reset(value: str | None, now: float, maximum: float | None = None) -> float | None:
+    """X-RateLimit-Reset as epoch seconds, epoch milliseconds or seconds from now, clamped
+    by ``clamp_reset``."""
     if not value:
         return None
     try:
@@ -47,11 +59,18 @@ def parse_reset(value: str | None, now: float, window: float = 60.0) -> float | 
     if number >= 1e12:
         number /= 1000.0
     at = number if number >= 1e9 else now + number
-    return clamp_reset(at, now, window)
+    return clamp_reset(at, now, maximum)
 
 
-def clamp_reset(at: float, now: float, window: float) -> float:
-    return min(max(at, now + 1.0), now + 2 * window)
+def clamp_reset(at: float, now: float, maximum: float | None = None) -> float:
+    """The marketplace's reset, within [now + 1 s, now + ``maximum``].
+
+    Retrying before the reset only earns another 429 (and Carzle pauses keys that keep
+    trying), so the reset is honoured as given; a past or zero one (clock skew) must not
+    become an instant retry loop, and a garbled huge one must not hold a key for ever, so
+    it is capped at RATE_RESET_MAX_SECONDS (15 minutes by default)."""
+    cap = reset_max_seconds() if maximum is None else maximum
+    return min(max(at, now + 1.0), now + max(cap, 1.0))
 
 
 @dataclass
@@ -78,7 +97,7 @@ class BudgetedTransport:
 
     def _learn(self, kind: str, response: requests.Response) -> None:
         now = time.time()
-        reset = parse_reset(response.headers.get("X-RateLimit-Reset"), now, self.budget.limits.window)
+        reset = parse_reset(response.headers.get("X-RateLimit-Reset"), now)
         if response.status_code == 429:
             self.budget.hold_until(reset or now + self.budget.limits.window, now)
             return
