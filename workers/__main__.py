@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+
+from redis import RedisError
 
 from workers.context import get_app
 
 log = logging.getLogger("forecourt.workers")
+RECOVERY_PAUSE = 1.0
 
 
 def run_worker(queues: list[str], burst: bool, fork: bool = False) -> int:
@@ -28,11 +32,21 @@ def run_worker(queues: list[str], burst: bool, fork: bool = False) -> int:
     # OOM) has its job requeued once its heartbeat lapses (app.sync.worker). --fork restores
     # a horse per job (RQ's own monitoring heartbeat, 90 s).
     worker_class = Worker if fork else HeartbeatWorker
-    worker = worker_class(queues or list(QUEUES), connection=connection)
-    # No with_scheduler: the scheduler process moves delayed jobs (backoff, rate-limit waits)
-    # onto their queues, and survives Redis outages, which RQ's in-worker scheduler does not.
-    worker.work(with_scheduler=False, burst=burst, logging_level=app.config["FORECOURT"].log_level)
-    return 0
+    while True:
+        try:
+            worker = worker_class(queues or list(QUEUES), connection=connection)  # asks Redis for our IP
+            # No with_scheduler: the scheduler process moves delayed jobs (backoff, rate-limit
+            # waits) onto their queues and survives Redis outages; RQ's in-worker one does not.
+            worker.work(with_scheduler=False, burst=burst, logging_level=app.config["FORECOURT"].log_level)
+        except (RedisError, OSError) as exc:
+            log.warning("worker lost Redis (%s); starting again", exc)
+        else:
+            if burst or worker._stop_requested:
+                return 0
+            # RQ's loop also returns, rather than raises, on some Redis errors.
+            log.warning("worker loop ended without a stop request; starting again")
+        # A job it was running is requeued once its heartbeat lapses (app.sync.worker).
+        time.sleep(RECOVERY_PAUSE)
 
 
 def _warm_imports() -> None:

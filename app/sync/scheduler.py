@@ -43,8 +43,11 @@ def _loop(name: str, tick: Callable[[], object], interval: float, stop: threadin
     while not stop.is_set():
         try:
             tick()
-        except Exception:  # Redis restarting, say: keep trying, the work is safe in Redis
-            log.warning("%s failed; retrying", name, exc_info=True)
+        except RedisError as exc:  # Redis restarting: keep trying, the work is safe in Redis
+            log.warning("%s: Redis unavailable (%s); retrying", name, exc)
+            stop.wait(RECOVERY_PAUSE)
+        except Exception:
+            log.exception("%s failed; retrying", name)
             stop.wait(RECOVERY_PAUSE)
         stop.wait(interval)
 
@@ -134,8 +137,8 @@ def run(app: Flask) -> int:
             try:
                 cron.start()  # returns on SIGTERM/SIGINT
                 break
-            except (RedisError, OSError):
-                log.warning("cron scheduler lost Redis; restarting", exc_info=True)
+            except (RedisError, OSError) as exc:
+                log.warning("cron scheduler lost Redis (%s); restarting", exc)
                 time.sleep(RECOVERY_PAUSE)
     finally:
         stop.set()
