@@ -66,6 +66,7 @@ class Settings:
     debounce_seconds: float = 12.0
     debounce_max_wait_seconds: float = 60.0
     retry_backoff_seconds: tuple[int, ...] = (30, 120, 600)
+    rate_reset_max_seconds: float = 900.0
     webhook_tolerance_seconds: int = 300
     max_body_bytes: int = 1_048_576
     http_connect_timeout: float = 3.05
@@ -112,6 +113,12 @@ class Settings:
             ):
                 if not getattr(self, attr):
                     raise ConfigError(f"{var}: required outside development")
+            # Carzle fetches photos over HTTPS only: an http:// base would drop every photo.
+            if not self.public_base_url.lower().startswith("https://"):
+                raise ConfigError(
+                    "PUBLIC_BASE_URL: must be an https:// URL in production (marketplaces fetch "
+                    f"photos from it and refuse plain HTTP); got {self.public_base_url!r}"
+                )
 
     @property
     def is_production(self) -> bool:
@@ -148,6 +155,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "debounce_seconds": ("DEBOUNCE_SECONDS", _positive_float),
     "debounce_max_wait_seconds": ("DEBOUNCE_MAX_WAIT_SECONDS", _positive_float),
     "retry_backoff_seconds": ("RETRY_BACKOFF_SECONDS", _int_list),
+    "rate_reset_max_seconds": ("RATE_RESET_MAX_SECONDS", _positive_float),
     "webhook_tolerance_seconds": ("WEBHOOK_TOLERANCE_SECONDS", int),
     "max_body_bytes": ("MAX_BODY_BYTES", int),
     "http_connect_timeout": ("HTTP_CONNECT_TIMEOUT", _positive_float),

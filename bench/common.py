@@ -434,6 +434,8 @@ class Stack:
             FORECOURT_ENCRYPTION_KEYS=self.encryption_key,
             FORECOURT_ADMIN_TOKEN=ADMIN_TOKEN,
             FORECOURT_CONFIG=str(self.dir / "sites.toml"),
+            # Production refuses a non-HTTPS base; nothing fetches it here (--no-fetch-images).
+            PUBLIC_BASE_URL="https://127.0.0.1",
             PYTHONUNBUFFERED="1",
             # The venv's gunicorn / flask / python first, however the benchmark was started.
             PATH=os.pathsep.join([str(Path(PYTHON).parent), os.environ.get("PATH", "/usr/bin:/bin")]),
@@ -539,8 +541,10 @@ def rq_pending(client) -> dict[str, int]:
     from rq import Queue
     from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
+    from app.sync.queues import QUEUES
+
     counts = {"due": int(client.zcard("fc:debounce:due"))}
-    for name in ("high", "default", "images", "low"):
+    for name in QUEUES:
         queue = Queue(name, connection=client)
         counts[name] = queue.count
         counts[f"{name}:scheduled"] = ScheduledJobRegistry(queue=queue).count
@@ -552,7 +556,9 @@ def failed_jobs(client) -> int:
     from rq import Queue
     from rq.registry import FailedJobRegistry
 
-    return sum(FailedJobRegistry(queue=Queue(n, connection=client)).count for n in ("high", "default", "images", "low"))
+    from app.sync.queues import QUEUES
+
+    return sum(FailedJobRegistry(queue=Queue(n, connection=client)).count for n in QUEUES)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -18,6 +18,8 @@ from app.config import ConfigError, Settings, normalise_database_url
         ({"FORECOURT_CONFIG": "sites.toml"}, "config_path", Path("sites.toml")),
         ({"MEDIA_ALLOW_PRIVATE_HOSTS": "a.local, b.local"}, "media_allow_private_hosts", ("a.local", "b.local")),
         ({"LOG_JSON": "no"}, "log_json", False),
+        ({}, "rate_reset_max_seconds", 900.0),
+        ({"RATE_RESET_MAX_SECONDS": "300"}, "rate_reset_max_seconds", 300.0),
         ({"PUBLIC_BASE_URL": "https://fc.example/"}, "public_base_url", "https://fc.example"),
     ],
 )
@@ -48,10 +50,35 @@ def test_production_refuses_to_start_without_secrets(missing):
         "FORECOURT_ENCRYPTION_KEYS": "k",
         "SECRET_KEY": "s",
         "FORECOURT_ADMIN_TOKEN": "t",
+        "PUBLIC_BASE_URL": "https://fc.example",
     }
     del environ[missing]
     with pytest.raises(ConfigError, match=missing):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "accepted"),
+    [
+        ("https://fc.example", True),
+        ("HTTPS://fc.example", True),
+        ("http://fc.example", False),
+        ("http://127.0.0.1:8000", False),
+        ("fc.example", False),
+    ],
+)
+def test_production_requires_an_https_public_base_url(base_url, accepted):
+    environ = {"FORECOURT_ENV": "production", "FORECOURT_ENCRYPTION_KEYS": "k", "SECRET_KEY": "s",
+               "FORECOURT_ADMIN_TOKEN": "t", "PUBLIC_BASE_URL": base_url}
+    if accepted:
+        assert Settings.from_env(environ).public_base_url == base_url
+    else:
+        with pytest.raises(ConfigError, match="PUBLIC_BASE_URL: must be an https:// URL in production"):
+            Settings.from_env(environ)
+
+
+def test_http_public_base_url_is_fine_outside_production():
+    assert Settings.from_env({"PUBLIC_BASE_URL": "http://127.0.0.1:8000"}).public_base_url.startswith("http:")
 
 
 def test_database_url_defaults_to_sqlite_under_var(tmp_path):

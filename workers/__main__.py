@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+
+from redis import RedisError
 
 from workers.context import get_app
 
 log = logging.getLogger("forecourt.workers")
+RECOVERY_PAUSE = 1.0
 
 
 def run_worker(queues: list[str], burst: bool, fork: bool = False) -> int:
-    from rq import SimpleWorker, Worker
+    from rq import Worker
 
     from app.extensions import redis_store
     from app.sync.queues import QUEUES
+    from app.sync.worker import HeartbeatWorker
 
     app = get_app()
     _warm_imports()
@@ -24,13 +29,24 @@ def run_worker(queues: list[str], burst: bool, fork: bool = False) -> int:
     # Jobs here are short and I/O-bound, and forking a work horse per job cost more than the
     # job itself (warm imports, pooled database and HTTP connections are lost with each
     # horse). A job still runs under RQ's timeout, and a worker that dies mid-job (kill -9,
-    # OOM) has its job retried by RQ all the same. --fork restores a horse per job.
-    worker_class = Worker if fork else SimpleWorker
-    worker = worker_class(queues or list(QUEUES), connection=connection)
-    # with_scheduler: RQ moves retries and delayed jobs (backoff, rate-limit waits) back
-    # onto their queues from inside the worker, so no extra process is needed for them.
-    worker.work(with_scheduler=True, burst=burst, logging_level=app.config["FORECOURT"].log_level)
-    return 0
+    # OOM) has its job requeued once its heartbeat lapses (app.sync.worker). --fork restores
+    # a horse per job (RQ's own monitoring heartbeat, 90 s).
+    worker_class = Worker if fork else HeartbeatWorker
+    while True:
+        try:
+            worker = worker_class(queues or list(QUEUES), connection=connection)  # asks Redis for our IP
+            # No with_scheduler: the scheduler process moves delayed jobs (backoff, rate-limit
+            # waits) onto their queues and survives Redis outages; RQ's in-worker one does not.
+            worker.work(with_scheduler=False, burst=burst, logging_level=app.config["FORECOURT"].log_level)
+        except (RedisError, OSError) as exc:
+            log.warning("worker lost Redis (%s); starting again", exc)
+        else:
+            if burst or worker._stop_requested:
+                return 0
+            # RQ's loop also returns, rather than raises, on some Redis errors.
+            log.warning("worker loop ended without a stop request; starting again")
+        # A job it was running is requeued once its heartbeat lapses (app.sync.worker).
+        time.sleep(RECOVERY_PAUSE)
 
 
 def _warm_imports() -> None:
@@ -62,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("queues", nargs="*", help="queues in priority order (default: all)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--fork", action="store_true", help="run each job in a forked work horse")
-    sub.add_parser("scheduler", help="run periodic jobs and the debounce flusher")
+    sub.add_parser("scheduler", help="run delayed and periodic jobs and the debounce flusher")
     args = parser.parse_args(argv)
     if args.command == "worker":
         return run_worker(args.queues, args.burst, args.fork)

@@ -110,10 +110,16 @@ def path_of(url: str) -> str:
 # --------------------------------------------------------------------------- reset headers
 
 
-def clamp_reset(at: float, now: float, window: float) -> float:
-    """Keep a reset within [now + 1 s, now + 2 windows]: a past or zero reset (clock skew)
-    must not become an instant retry loop, and a garbled huge one must not hold a key for ever."""
-    return min(max(at, now + 1.0), now + 2 * window)
+RESET_MAX_SECONDS = 900.0  # RATE_RESET_MAX_SECONDS's default: 15 minutes
+
+
+def clamp_reset(at: float, now: float, maximum: float = RESET_MAX_SECONDS) -> float:
+    """The marketplace's reset, within [now + 1 s, now + ``maximum``].
+
+    Retrying before the reset only earns another 429 (and Carzle pauses keys that keep
+    trying), so the reset is honoured as given; a past or zero one (clock skew) must not
+    become an instant retry loop, and a garbled huge one must not hold a key for ever."""
+    return min(max(at, now + 1.0), now + max(maximum, 1.0))
 
 
 def read_reset(value: str | None, now: float) -> float | None:
@@ -128,10 +134,10 @@ def read_reset(value: str | None, now: float) -> float | None:
     return number if number >= 1e9 else now + number
 
 
-def parse_reset(value: str | None, now: float, window: float = 60.0) -> float | None:
+def parse_reset(value: str | None, now: float, maximum: float = RESET_MAX_SECONDS) -> float | None:
     """:func:`read_reset`, clamped (what the rate budget learns from a response)."""
     at = read_reset(value, now)
-    return None if at is None else clamp_reset(at, now, window)
+    return None if at is None else clamp_reset(at, now, maximum)
 
 
 def retry_after(value: str | None, now: float) -> float | None:

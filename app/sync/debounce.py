@@ -26,7 +26,11 @@ import redis
 
 DUE = "fc:debounce:due"
 WINDOW = "fc:debounce:window"  # member -> window start
-LEASE_SECONDS = 600  # longer than a normal queue backlog, so a waiting job is not doubled
+# A leased car whose sync job vanished (flusher died before enqueueing, job failed for good) is
+# due again after this. Short, so such a car waits ~1.5 min rather than 10; a job still queued
+# past it gets a twin, which is harmless: jobs of one car run one at a time and each applies
+# only the events it read (``ack`` with a marker), so the twin finds nothing or the newer ones.
+LEASE_SECONDS = 90
 
 
 def member(site_id: str, car_ref: str) -> str:

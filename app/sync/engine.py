@@ -275,7 +275,7 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         state.status = "waiting"
         db.session.commit()
         now = time.time()
-        at = clamp_reset(exc.at, now, dest_service.budget_for(dest).limits.window)
+        at = clamp_reset(exc.at, now)
         _reschedule_self(at, jobs.push, car.id, dest.id, run_id, queue_name, queue_name=queue_name,
                          rate_limit=_push_limit(car.id, dest.id))
         return {"outcome": "rescheduled", "at": at}

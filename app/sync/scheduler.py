@@ -1,18 +1,30 @@
-"""The ``scheduler`` process: RQ's CronScheduler for periodic jobs, plus the debounce flusher.
+"""The ``scheduler`` process: RQ's scheduler of delayed jobs, the abandoned-job sweep, RQ's
+CronScheduler for periodic jobs, and the debounce flusher.
+
+Workers run without RQ's ``with_scheduler``: that scheduler dies on a Redis connection error
+and RQ restarts it only in its 10-minute maintenance pass, so jobs waiting for a rate window
+or a backoff sat in the scheduled registries for minutes after Redis came back. Here every
+loop survives Redis errors and resumes on its next tick (at most RECOVERY_PAUSE later).
 
 The flusher needs sub-second resolution (a burst should sync ~DEBOUNCE_SECONDS after its last
-event, not up to a minute later), which a cron schedule cannot give, so it runs as a thread here.
+event, not up to a minute later), which a cron schedule cannot give, so it runs as a thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Iterable
 
 from flask import Flask
+from redis import Redis, RedisError
 
 log = logging.getLogger("forecourt.scheduler")
 FLUSH_INTERVAL = 0.2
+DELAYED_INTERVAL = 1.0  # how often due delayed jobs move onto their queues
+SWEEP_INTERVAL = 5.0  # how often started registries are checked for lapsed heartbeats
+RECOVERY_PAUSE = 1.0  # after a Redis error, before the next try
 
 
 def flush_due(app: Flask) -> int:
@@ -27,14 +39,61 @@ def flush_due(app: Flask) -> int:
         return len(taken)
 
 
-def _flusher(app: Flask, stop: threading.Event) -> None:
+def _loop(name: str, tick: Callable[[], object], interval: float, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            flush_due(app)
-        except Exception:  # Redis restarting, say: keep trying, the events are safe in Redis
-            log.exception("debounce flush failed; retrying")
-            stop.wait(1.0)
-        stop.wait(FLUSH_INTERVAL)
+            tick()
+        except RedisError as exc:  # Redis restarting: keep trying, the work is safe in Redis
+            log.warning("%s: Redis unavailable (%s); retrying", name, exc)
+            stop.wait(RECOVERY_PAUSE)
+        except Exception:
+            log.exception("%s failed; retrying", name)
+            stop.wait(RECOVERY_PAUSE)
+        stop.wait(interval)
+
+
+class DelayedJobs:
+    """RQ's RQScheduler driven in this process, one tick at a time.
+
+    RQ retries the locks only every two minutes once it holds none; here they are retried
+    every tick, so this process takes over as soon as a previous owner's lock lapses (61 s
+    after it died) and re-takes its own lock the moment Redis is back."""
+
+    def __init__(self, connection: Redis, queues: Iterable[str]) -> None:
+        from rq.scheduler import RQScheduler
+
+        self.scheduler = RQScheduler(list(queues), connection=connection, interval=int(DELAYED_INTERVAL),
+                                     logging_level=logging.WARNING)
+        self._born = False
+
+    def tick(self) -> int:
+        scheduler = self.scheduler
+        if not self._born:
+            scheduler.register_birth()
+            self._born = True
+        if scheduler.acquired_locks != scheduler._queue_names:
+            scheduler.acquire_locks()
+        if not scheduler.acquired_locks:
+            return 0
+        scheduler.heartbeat()
+        scheduler.enqueue_scheduled_jobs()
+        return len(scheduler.acquired_locks)
+
+    def close(self) -> None:
+        try:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
+        except RedisError:
+            pass  # the locks lapse on their own
+
+
+def sweep_abandoned(connection: Redis, queues: Iterable[str], now: float | None = None) -> None:
+    """Requeue (or fail, with no retries left) jobs whose worker's heartbeat lapsed."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    for name in queues:
+        StartedJobRegistry(queue=Queue(name, connection=connection)).cleanup(timestamp=now)
 
 
 def register_periodic_jobs(cron, settings) -> None:
@@ -42,6 +101,22 @@ def register_periodic_jobs(cron, settings) -> None:
 
     cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
     cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
+
+
+def start_threads(app: Flask, connection: Redis, stop: threading.Event) -> tuple[list[threading.Thread], DelayedJobs]:
+    from app.sync.queues import QUEUES
+
+    delayed = DelayedJobs(connection, QUEUES)
+    loops = [
+        ("debounce flush", lambda: flush_due(app), FLUSH_INTERVAL),
+        ("delayed jobs", delayed.tick, DELAYED_INTERVAL),
+        ("abandoned-job sweep", lambda: sweep_abandoned(connection, QUEUES), SWEEP_INTERVAL),
+    ]
+    threads = [threading.Thread(target=_loop, args=(name, tick, interval, stop), name=name, daemon=True)
+               for name, tick, interval in loops]
+    for thread in threads:
+        thread.start()
+    return threads, delayed
 
 
 def run(app: Flask) -> int:
@@ -53,15 +128,21 @@ def run(app: Flask) -> int:
     with app.app_context():
         connection = redis_store.client
     stop = threading.Event()
-    thread = threading.Thread(target=_flusher, args=(app, stop), name="debounce-flusher", daemon=True)
-    thread.start()
+    threads, delayed = start_threads(app, connection, stop)
     cron = CronScheduler(connection=connection, logging_level=settings.log_level)
     register_periodic_jobs(cron, settings)
     log.info("scheduler started")
     try:
-        cron.start()
+        while True:
+            try:
+                cron.start()  # returns on SIGTERM/SIGINT
+                break
+            except (RedisError, OSError) as exc:
+                log.warning("cron scheduler lost Redis (%s); restarting", exc)
+                time.sleep(RECOVERY_PAUSE)
     finally:
         stop.set()
-        thread.join(timeout=2)
+        for thread in threads:
+            thread.join(timeout=2)
+        delayed.close()
     return 0
-

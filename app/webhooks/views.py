@@ -13,11 +13,12 @@ from marshmallow import ValidationError
 from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ApiError, NotFound, Unauthorized
+from app.errors import NotFound, Unauthorized
 from app.extensions import db
 from app.sites.cache import SiteView, get_site
 from app.timeutil import isoformat, utcnow
 from app.webhooks import inbound
+from app.webhooks.body import parse_json
 from app.webhooks.models import InboundEvent
 from app.webhooks.schemas import (
     detect_dms_format,
@@ -43,11 +44,8 @@ def _site(site_id: str) -> SiteView:
     return site
 
 
-def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("The body is not valid JSON.", status=400, code="invalid_json") from None
+def _json_body(body: bytes) -> tuple[Any, str]:
+    return parse_json(body)
 
 
 def _unauthorized(exc: SignatureError) -> Unauthorized:
@@ -76,14 +74,15 @@ def wordpress(site_id: str):
     # The URL is not signed, so the trigger is part of what makes a digest-keyed delivery unique.
     dedupe_id = (verified.delivery_id if verified.family == "standard"
                  else f"{verified.body_sha256}:{hint or ''}")
-    event = load_wordpress_event(_json_body(body), event_hint=hint)
+    data, text = _json_body(body)
+    event = load_wordpress_event(data, event_hint=hint)
     ignored = is_ignorable(event, site.car_post_types)
     if ignored:
         _record_ignored(site.id, verified.delivery_id, verified.family, event.event, event.post_id, ignored)
         return jsonify(status="ignored", reason=ignored), 202
     doc = {
         "channel": "wordpress",
-        "body": body.decode(),  # kept as sent; the job parses it again rather than us re-encoding it
+        "body": text,  # kept as sent (checked UTF-8); the job parses it again rather than us re-encoding it
         "hint": hint,
         "event": event.event,
         "family": verified.family,
@@ -139,7 +138,7 @@ def dms(site_id: str):
     site = _site(site_id)
     body = request.get_data(cache=False)
     delivery = _authenticate_dms(site, body)
-    data = _json_body(body)
+    data, _ = _json_body(body)
     fmt = detect_dms_format(data)
     if fmt is None:
         raise ValidationError({"_schema": ["Expected an Auterio ingest (vehicles[]) or a Carslink feed "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.connectors.http import parse_reset
 from app.sync.breaker import THRESHOLD, Breaker
 from app.sync.budget import Limits, RateBudget
+from app.sync.transport import clamp_reset, parse_reset
 
 NOW = 1_800_000_000.0
 
@@ -66,13 +66,43 @@ def test_a_429_holds_reads_and_writes_until_the_reset(budget):
         ("20", NOW + 20),  # seconds from now
         ("0", NOW + 1),  # a past or zero reset never means "retry at once"
         (str(int(NOW - 50)), NOW + 1),
-        ("99999999999", NOW + 120),  # absurd: at most two windows
+        (str(int(NOW + 600)), NOW + 600),  # ten minutes away: honoured, not cut to two windows
+        ("840", NOW + 840),
+        ("900", NOW + 900),  # exactly the maximum
+        ("901", NOW + 900),  # past it: capped at RATE_RESET_MAX_SECONDS
+        ("99999999999", NOW + 900),  # absurd: capped
         ("soon", None),
         (None, None),
     ],
 )
 def test_reset_header_forms(header, expected):
-    assert parse_reset(header, NOW, window=60) == expected
+    assert parse_reset(header, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("at", "maximum", "expected"),
+    [
+        (NOW + 30, 900, NOW + 30),
+        (NOW + 3600, 900, NOW + 900),
+        (NOW + 3600, 300, NOW + 300),
+        (NOW - 5, 300, NOW + 1),
+        (NOW + 200, 0, NOW + 1),  # a zero maximum still never means "retry at once"
+    ],
+)
+def test_clamp_reset_honours_the_configured_maximum(at, maximum, expected):
+    assert clamp_reset(at, NOW, maximum) == expected
+
+
+def test_clamp_reset_reads_the_maximum_from_settings(app):
+    import dataclasses
+
+    settings = app.config["FORECOURT"]
+    app.config["FORECOURT"] = dataclasses.replace(settings, rate_reset_max_seconds=60.0)
+    try:
+        with app.app_context():
+            assert clamp_reset(NOW + 3600, NOW) == NOW + 60
+    finally:
+        app.config["FORECOURT"] = settings
 
 
 def test_breaker_opens_then_lets_one_probe_through(redis_client):
