@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import requests
 from PIL import Image
 
 from tests.wordpress.harness import WordPress
@@ -64,3 +65,23 @@ def update_car(site: WordPress, car_id: int, **fields: Any) -> dict[str, Any]:
 def trash_car(site: WordPress, car_id: int) -> None:
     response = site.rest.delete(f"{site.url}/wp-json/wp/v2/inventory_vehicle/{car_id}", timeout=60)
     assert response.status_code == 200 and response.json()["status"] == "trash", response.text[:500]
+
+
+def colours_on_marketplace(listing: dict) -> list[tuple[int, int, int]]:
+    """The centre pixel of each photo as the marketplace serves it (Forecourt's re-hosted copies)."""
+    found = []
+    for image in listing["imageUrls"]:
+        url = image.get("sourceUrl") or image.get("source") or image.get("url") if isinstance(image, dict) else image
+        data = requests.get(url, timeout=30).content
+        picture = Image.open(io.BytesIO(data)).convert("RGB")
+        found.append(picture.getpixel((picture.width // 2, picture.height // 2)))
+    return found
+
+
+def nearest(colour: tuple[int, int, int]) -> int:
+    """Which of COLOURS a served photo's pixel is closest to (re-encoding shifts it slightly)."""
+
+    def distance(i: int) -> int:
+        return sum((a - b) ** 2 for a, b in zip(colour, COLOURS[i], strict=True))
+
+    return min(range(len(COLOURS)), key=distance)

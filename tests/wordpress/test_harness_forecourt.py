@@ -13,7 +13,6 @@ import requests
 from app.webhooks.signatures import standard_webhook_headers
 from tests.wordpress import cars
 from tests.wordpress.forecourt_live import SECRET, SITE_ID
-from tests.wordpress.test_dealer_flow import colours_on_marketplace, nearest
 
 
 def companion_event(wp, car_id: int) -> bytes:
@@ -42,7 +41,7 @@ def test_photos_from_the_media_library_reach_carzle_in_order(wordpress, forecour
     forecourt.drain()
     (listing,) = forecourt.listings()
     assert listing["price"] == 31000
-    assert [nearest(c) for c in colours_on_marketplace(listing)] == [0, 1, 2, 3, 4]
+    assert [cars.nearest(c) for c in cars.colours_on_marketplace(listing)] == [0, 1, 2, 3, 4]
 
 
 def test_forecourt_stops_and_starts_at_the_same_address(forecourt):
