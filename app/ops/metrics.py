@@ -22,9 +22,9 @@ def _line(name: str, value: float, **labels: str) -> str:
 @bp.get("/metrics")
 def metrics() -> Response:
     keys.require(request, "dashboard:read", all_sites=True)
+    from app.jobs.queues import QUEUES
     from app.listings.models import SyncAttempt, SyncState
     from app.sites.models import Destination
-    from app.sync.queues import QUEUES
 
     client = redis_store.client
     lines = [
