@@ -11,10 +11,11 @@ from sqlalchemy import select
 from app.auth import keys
 from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
+from app.jobs import enqueue
+from app.jobs.queues import HIGH, QUEUES
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
-from app.sync.queues import HIGH, LOW, QUEUES, queue
 from app.timeutil import isoformat, utcnow
 from app.webhooks.signatures import SignatureError, verify_standard_webhook
 
@@ -139,7 +140,7 @@ def get_car(site_id: str, car_ref: str):
 def sync_one(site_id: str, car_ref: str):
     site = _site_or_404(site_id)
     _authorize_sync(site)
-    job = engine.enqueue_car_sync(site.id, car_ref, queue_name=HIGH)
+    job = enqueue.car_sync(site.id, car_ref, queue_name=HIGH)
     return jsonify(jobs=[job.id], carRef=car_ref), 202
 
 
@@ -151,7 +152,7 @@ def sync_all(site_id: str):
     db.session.add(run)
     db.session.commit()
     refs = db.session.scalars(select(Car.car_ref).where(Car.site_id == site.id).order_by(Car.id)).all()
-    jobs = [engine.enqueue_car_sync(site.id, ref, queue_name=HIGH, run_id=run.id).id for ref in refs]
+    jobs = [enqueue.car_sync(site.id, ref, queue_name=HIGH, run_id=run.id).id for ref in refs]
     return jsonify(runId=run.id, cars=len(refs), jobs=jobs), 202
 
 
@@ -242,10 +243,7 @@ def replay_job(job_id: str):
 def reconcile(site_id: str):
     site = _site_or_404(site_id)
     keys.require(request, "sync:write", site.id)
-    from workers import jobs
-
-    job = queue(LOW).enqueue(jobs.reconcile_site, site.id, request.args.get("adopt") == "1",
-                             job_timeout=1800, description=f"reconcile {site.id}")
+    job = enqueue.reconcile(site.id, request.args.get("adopt") == "1")
     return jsonify(jobs=[job.id]), 202
 
 

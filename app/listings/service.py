@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
+from app.listings.inbound_events import InboundEvent
 from app.listings.models import Car
 from app.listings.vehicle import DELETED, Vehicle
 from app.sites.models import Site
-from app.webhooks.models import InboundEvent
 
 log = logging.getLogger("forecourt.listings")
 PUBLISHED = {"active", "sold", "reserved", "coming_soon"}
@@ -101,9 +101,9 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
 
 
 def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:
+    from app.listings.formats import is_ignorable, load_wordpress_event
     from app.listings.presets import get_preset, map_post
     from app.listings.status import decide_status
-    from app.webhooks.schemas import is_ignorable, load_wordpress_event
 
     body = event["body"]
     post = load_wordpress_event(json.loads(body) if isinstance(body, str) else body, event_hint=event.get("hint"))
