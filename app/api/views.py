@@ -13,6 +13,7 @@ from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import HIGH, QUEUES
+from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
@@ -91,6 +92,8 @@ def car_json(car: Car) -> dict:
         "sourceModifiedAt": isoformat(car.source_modified_at),
         "updatedAt": isoformat(car.updated_at),
         "destinations": destinations,
+        # An event that could not be applied because of a bug: still queued, retried with backoff.
+        "eventError": apply_errors.get(car.site_id, car.car_ref),
     }
 
 
@@ -133,6 +136,12 @@ def get_cars(site_id: str):
 @bp.get("/sites/<site_id>/cars/<path:car_ref>")
 def get_car(site_id: str, car_ref: str):
     keys.require(request, "sites:read", site_id)
+    car = db.session.scalar(select(Car).where(Car.site_id == site_id, Car.car_ref == car_ref))
+    error = apply_errors.get(site_id, car_ref) if car is None else None
+    if error is not None:
+        # The car's first event is stuck on a bug: there is no row yet, but the dealer must see why.
+        return jsonify({"siteId": site_id, "carRef": car_ref, "status": None, "destinations": [],
+                        "eventError": error})
     return jsonify(car_json(_car_or_404(site_id, car_ref)))
 
 

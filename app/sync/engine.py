@@ -39,6 +39,7 @@ from app.connectors.base import (
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import DEFAULT, HIGH, PUSH
+from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncState
 from app.listings.vehicle import DELETED, Image, Vehicle
 from app.media import service as media
@@ -79,10 +80,19 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     if events and events[-1].get("request_id") and not request_id_var.get():
         # The flusher enqueued this job outside any request: carry the webhook's id onward.
         request_id_var.set(events[-1]["request_id"])
-    result = apply_events(site, car_ref, events)
+    try:
+        result = apply_events(site, car_ref, events)
+    except apply_errors.EventNotApplied as exc:
+        # Not acknowledged: the events stay queued, RQ retries this job with the backoff, and
+        # the car shows the error until an attempt applies them.
+        db.session.rollback()
+        apply_errors.record(site_id, car_ref, exc.message)
+        raise
     db.session.commit()
     # Only after the commit: a crash before this line leaves the events queued for the rerun.
     debounce.ack(site_id, car_ref, len(events), marker)
+    if events:
+        apply_errors.clear(site_id, car_ref)
     car = result.car
     if car is None or car.id is None:
         return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
