@@ -74,10 +74,10 @@ def _migrations_dir():
 def _register_models() -> None:
     # Imported for their side effect of declaring tables on db.metadata.
     import app.auth.models  # noqa: F401
+    import app.listings.inbound_events  # noqa: F401
     import app.listings.models  # noqa: F401
     import app.media.models  # noqa: F401
     import app.sites.models  # noqa: F401
-    import app.webhooks.models  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:

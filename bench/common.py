@@ -541,7 +541,7 @@ def rq_pending(client) -> dict[str, int]:
     from rq import Queue
     from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-    from app.sync.queues import QUEUES
+    from app.jobs.queues import QUEUES
 
     counts = {"due": int(client.zcard("fc:debounce:due"))}
     for name in QUEUES:
@@ -556,7 +556,7 @@ def failed_jobs(client) -> int:
     from rq import Queue
     from rq.registry import FailedJobRegistry
 
-    from app.sync.queues import QUEUES
+    from app.jobs.queues import QUEUES
 
     return sum(FailedJobRegistry(queue=Queue(n, connection=client)).count for n in QUEUES)
 

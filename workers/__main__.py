@@ -19,7 +19,7 @@ def run_worker(queues: list[str], burst: bool, fork: bool = False) -> int:
     from rq import Worker
 
     from app.extensions import redis_store
-    from app.sync.queues import QUEUES
+    from app.jobs.queues import QUEUES
     from app.sync.worker import HeartbeatWorker
 
     app = get_app()
@@ -54,21 +54,28 @@ def _warm_imports() -> None:
     importing it again: about a third of a sync job's time otherwise)."""
     import app.connectors  # noqa: F401
     import app.listings.dms  # noqa: F401
+    import app.listings.formats  # noqa: F401
     import app.listings.presets  # noqa: F401
     import app.listings.service  # noqa: F401
     import app.listings.status  # noqa: F401
     import app.media.service  # noqa: F401
     import app.sync.engine  # noqa: F401
     import app.sync.reconcile  # noqa: F401
-    import app.webhooks.schemas  # noqa: F401
     import workers.jobs  # noqa: F401
     import workers.media_jobs  # noqa: F401
+
+
+def register_periodic_jobs(cron, settings) -> None:
+    from workers import jobs
+
+    cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
+    cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
 
 
 def run_scheduler() -> int:
     from app.sync.scheduler import run
 
-    return run(get_app())
+    return run(get_app(), register_periodic_jobs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ def housekeeping() -> dict[str, int]:
     from rq.registry import StartedJobRegistry
 
     from app.extensions import redis_store
-    from app.sync.queues import QUEUES
+    from app.jobs.queues import QUEUES
     from app.webhooks.inbound import drain_spool
 
     for name in QUEUES:
@@ -60,12 +60,12 @@ def reconcile_all() -> dict[str, int]:
     from sqlalchemy import select
 
     from app.extensions import db
+    from app.jobs import enqueue
     from app.sites.models import Site
-    from app.sync.queues import LOW, queue
 
     site_ids = db.session.scalars(select(Site.id).where(Site.active)).all()
     for site_id in site_ids:
-        queue(LOW).enqueue(reconcile_site, site_id, False, job_timeout=1800, description=f"reconcile {site_id}")
+        enqueue.reconcile(site_id)
     return {"sites": len(site_ids)}
 
 

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from app.auth import keys
 from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
+from app.jobs import enqueue
+from app.jobs.queues import HIGH, QUEUES
+from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
-from app.sync.queues import HIGH, LOW, QUEUES, queue
 from app.timeutil import isoformat, utcnow
 from app.webhooks.signatures import SignatureError, verify_standard_webhook
 
@@ -90,6 +92,8 @@ def car_json(car: Car) -> dict:
         "sourceModifiedAt": isoformat(car.source_modified_at),
         "updatedAt": isoformat(car.updated_at),
         "destinations": destinations,
+        # An event that could not be applied because of a bug: still queued, retried with backoff.
+        "eventError": apply_errors.get(car.site_id, car.car_ref),
     }
 
 
@@ -132,6 +136,12 @@ def get_cars(site_id: str):
 @bp.get("/sites/<site_id>/cars/<path:car_ref>")
 def get_car(site_id: str, car_ref: str):
     keys.require(request, "sites:read", site_id)
+    car = db.session.scalar(select(Car).where(Car.site_id == site_id, Car.car_ref == car_ref))
+    error = apply_errors.get(site_id, car_ref) if car is None else None
+    if error is not None:
+        # The car's first event is stuck on a bug: there is no row yet, but the dealer must see why.
+        return jsonify({"siteId": site_id, "carRef": car_ref, "status": None, "destinations": [],
+                        "eventError": error})
     return jsonify(car_json(_car_or_404(site_id, car_ref)))
 
 
@@ -139,7 +149,7 @@ def get_car(site_id: str, car_ref: str):
 def sync_one(site_id: str, car_ref: str):
     site = _site_or_404(site_id)
     _authorize_sync(site)
-    job = engine.enqueue_car_sync(site.id, car_ref, queue_name=HIGH)
+    job = enqueue.car_sync(site.id, car_ref, queue_name=HIGH)
     return jsonify(jobs=[job.id], carRef=car_ref), 202
 
 
@@ -151,7 +161,7 @@ def sync_all(site_id: str):
     db.session.add(run)
     db.session.commit()
     refs = db.session.scalars(select(Car.car_ref).where(Car.site_id == site.id).order_by(Car.id)).all()
-    jobs = [engine.enqueue_car_sync(site.id, ref, queue_name=HIGH, run_id=run.id).id for ref in refs]
+    jobs = [enqueue.car_sync(site.id, ref, queue_name=HIGH, run_id=run.id).id for ref in refs]
     return jsonify(runId=run.id, cars=len(refs), jobs=jobs), 202
 
 
@@ -242,10 +252,7 @@ def replay_job(job_id: str):
 def reconcile(site_id: str):
     site = _site_or_404(site_id)
     keys.require(request, "sync:write", site.id)
-    from workers import jobs
-
-    job = queue(LOW).enqueue(jobs.reconcile_site, site.id, request.args.get("adopt") == "1",
-                             job_timeout=1800, description=f"reconcile {site.id}")
+    job = enqueue.reconcile(site.id, request.args.get("adopt") == "1")
     return jsonify(jobs=[job.id]), 202
 
 

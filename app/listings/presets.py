@@ -71,7 +71,7 @@ RefScheme = Literal["post_id", "stock_number", "vin"]
 
 @runtime_checkable
 class PostLike(Protocol):
-    """The parsed WordPress event (``app.webhooks.schemas``) as this module reads it.
+    """The parsed WordPress event (``app.listings.formats``) as this module reads it.
 
     A plain ``Mapping`` with the same keys is accepted everywhere a ``PostLike`` is.
     """

@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
+from app.listings.apply_errors import EventNotApplied
+from app.listings.inbound_events import InboundEvent
 from app.listings.models import Car
 from app.listings.vehicle import DELETED, Vehicle
+from app.messages import flatten_messages
 from app.sites.models import Site
-from app.webhooks.models import InboundEvent
 
 log = logging.getLogger("forecourt.listings")
 PUBLISHED = {"active", "sold", "reserved", "coming_soon"}
@@ -84,11 +87,14 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
                     reason = _apply_dms(site, car, event)
                 else:
                     reason = _apply_wordpress(site, car, event)
-        except Exception as exc:  # one bad event must not block every later one for this car
-            log.exception("event could not be applied; set aside", extra={"car": f"{site.id}/{car_ref}"})
+        except ValidationError as exc:  # invalid by definition: set aside, visibly
             result.failed += 1
-            _record(site.id, event, car_ref, "failed", f"{type(exc).__name__}: {exc}")
+            problems = "; ".join(f"{k}: {v}" for k, v in flatten_messages(exc.messages).items())
+            _record(site.id, event, car_ref, "failed", f"invalid event: {problems}")
             continue
+        except Exception as exc:  # our bug, not the sender's: keep the event queued (see apply_errors)
+            log.exception("event could not be applied; kept queued", extra={"car": f"{site.id}/{car_ref}"})
+            raise EventNotApplied(f"{type(exc).__name__}: {exc}") from exc
         if reason:
             result.ignored.append(reason)
             _record(site.id, event, car_ref, "ignored", reason)
@@ -101,9 +107,9 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
 
 
 def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:
+    from app.listings.formats import is_ignorable, load_wordpress_event
     from app.listings.presets import get_preset, map_post
     from app.listings.status import decide_status
-    from app.webhooks.schemas import is_ignorable, load_wordpress_event
 
     body = event["body"]
     post = load_wordpress_event(json.loads(body) if isinstance(body, str) else body, event_hint=event.get("hint"))

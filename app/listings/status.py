@@ -57,7 +57,7 @@ DMS_SYSTEMS = ("auterio", "carslink")
 # Names the webhook layer or a WordPress plugin may use for the same four events.
 # fmt: off
 _EVENT_ALIASES = {
-    # app.webhooks.schemas already normalises to save_post/trash/untrash/delete; the rest are
+    # app.listings.formats already normalises to save_post/trash/untrash/delete; the rest are
     # WP Webhooks trigger names and WordPress hook names, accepted for callers that skip it.
     "save": "save", "saved": "save", "save_post": "save", "create": "save", "created": "save",
     "post_create": "save", "post_update": "save", "post_save": "save",

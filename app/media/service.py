@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -349,15 +348,12 @@ def job_id_for(source_url: str) -> str:
 
 
 def enqueue_ingest(source_url: str, *, queue_name: str | None = None) -> Any:
-    """Enqueue ``workers.media_jobs.ingest_image`` (or return the same URL's pending job)."""
-    from rq import Retry
+    """Enqueue the photo's ingest job (or return the same URL's pending job)."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
     from app.extensions import redis_store
-    from app.ops.logging import request_id_var
-    from app.sync.queues import IMAGES, queue
-    from workers import media_jobs
+    from app.jobs import enqueue
 
     job_id = job_id_for(source_url)
     connection = redis_store.client
@@ -370,18 +366,7 @@ def enqueue_ingest(source_url: str, *, queue_name: str | None = None) -> Any:
         if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
             return existing
         existing.delete()  # finished or failed earlier: replace it with a fresh run
-    backoff = _settings().retry_backoff_seconds
-    return queue(queue_name or IMAGES).enqueue(
-        media_jobs.ingest_image,
-        source_url,
-        job_id=job_id,
-        job_timeout=JOB_TIMEOUT,
-        failure_ttl=7 * 86400,
-        result_ttl=3600,
-        retry=Retry(max=len(backoff), interval=[max(1, round(s * random.uniform(0.8, 1.2))) for s in backoff]),
-        meta={"request_id": request_id_var.get(), "source_url": source_url[:500]},
-        description=f"ingest photo {source_url[:200]}",
-    )
+    return enqueue.ingest_image(source_url, job_id=job_id, job_timeout=JOB_TIMEOUT, queue_name=queue_name)
 
 
 def enqueue_missing(images: Iterable[ImageSpec], *, queue_name: str | None = None) -> list[Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.auth import keys
 from app.extensions import db, redis_store
+from app.listings import apply_errors
 from app.sync.debounce import DUE
 
 bp = Blueprint("metrics", __name__)
@@ -22,11 +23,12 @@ def _line(name: str, value: float, **labels: str) -> str:
 @bp.get("/metrics")
 def metrics() -> Response:
     keys.require(request, "dashboard:read", all_sites=True)
+    from app.jobs.queues import QUEUES
     from app.listings.models import SyncAttempt, SyncState
     from app.sites.models import Destination
-    from app.sync.queues import QUEUES
 
     client = redis_store.client
+    stuck, failed_attempts = apply_errors.counts()
     lines = [
         "# HELP forecourt_queue_jobs Jobs waiting, running, scheduled (backoff, rate waits) and failed.",
         "# TYPE forecourt_queue_jobs gauge",
@@ -44,6 +46,12 @@ def metrics() -> Response:
         "# HELP forecourt_debounce_pending_cars Cars with events waiting for their debounce window.",
         "# TYPE forecourt_debounce_pending_cars gauge",
         _line("forecourt_debounce_pending_cars", int(client.zcard(DUE))),
+        "# HELP forecourt_event_apply_errors Cars whose queued events failed to apply because of a bug.",
+        "# TYPE forecourt_event_apply_errors gauge",
+        _line("forecourt_event_apply_errors", stuck),
+        "# HELP forecourt_event_apply_errors_total Attempts to apply a car's events that failed on a bug.",
+        "# TYPE forecourt_event_apply_errors_total counter",
+        _line("forecourt_event_apply_errors_total", failed_attempts),
         "# HELP forecourt_spooled_files Event spool files waiting for Redis on this host.",
         "# TYPE forecourt_spooled_files gauge",
         _line("forecourt_spooled_files", len(list(

@@ -10,6 +10,7 @@ from flask import current_app
 from app.connectors.cache import RedisCache
 from app.connectors.errors import ConnectorError, Reauthenticate
 from app.extensions import db, redis_store
+from app.jobs import enqueue
 from app.sites.models import Destination
 from app.sync.budget import Limits, RateBudget, budget_id
 from app.sync.transport import BudgetedTransport
@@ -99,14 +100,12 @@ def park(destination_id: int, car_id: int) -> None:
 
 def resume(dest: Destination) -> int:
     """Unpause and push every car that waited; returns how many were re-enqueued."""
-    from app.sync import engine
-
     dest.paused, dest.paused_reason, dest.paused_at = False, None, None
     db.session.commit()
     client = redis_store.client
     car_ids = [int(x) for x in client.smembers(parked_key(dest.id))]
     for car_id in car_ids:
-        engine.enqueue_push(car_id, dest.id)
+        enqueue.push(car_id, dest.id)
         client.srem(parked_key(dest.id), car_id)
     log.info("destination resumed", extra={"destination": dest.slug, "requeued": len(car_ids)})
     return len(car_ids)

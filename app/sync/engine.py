@@ -19,15 +19,12 @@ Two kinds of job, both idempotent and both serialised per car by RQ's own
 from __future__ import annotations
 
 import logging
-import random
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from rq import Retry, get_current_job
-from rq.job import Dependency, Job
-from rq.rate_limit import RateLimit
+from rq import get_current_job
+from rq.job import Dependency
 from sqlalchemy import select
 
 from app.connectors.base import (
@@ -40,6 +37,9 @@ from app.connectors.base import (
     SyncOutcome,
 )
 from app.extensions import db, redis_store
+from app.jobs import enqueue
+from app.jobs.queues import DEFAULT, HIGH, PUSH
+from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncState
 from app.listings.vehicle import DELETED, Image, Vehicle
 from app.media import service as media
@@ -48,7 +48,6 @@ from app.sites.models import Destination, Site
 from app.sync import destinations as dest_service
 from app.sync.breaker import Breaker
 from app.sync.debounce import Debouncer, DebounceWindow
-from app.sync.queues import DEFAULT, HIGH, PUSH, queue
 from app.sync.transport import clamp_reset
 from app.timeutil import utcnow
 
@@ -67,93 +66,6 @@ def debouncer() -> Debouncer:
     return cached
 
 
-def _meta(**extra: Any) -> dict[str, Any]:
-    return {"request_id": request_id_var.get(), **{k: v for k, v in extra.items() if v is not None}}
-
-
-def _retry_policy() -> Retry:
-    backoff = current_app.config["FORECOURT"].retry_backoff_seconds
-    # Jitter spreads retries of many cars that failed together (one 5xx burst) apart.
-    return Retry(max=len(backoff), interval=[max(1, round(s * random.uniform(0.8, 1.2))) for s in backoff])
-
-
-def enqueue_car_sync(
-    site_id: str, car_ref: str, *, queue_name: str = DEFAULT, run_id: int | None = None
-) -> Job:
-    from workers import jobs
-
-    return queue(queue_name).enqueue(
-        jobs.sync_car,
-        site_id,
-        car_ref,
-        run_id,
-        queue_name,
-        job_timeout=300,
-        failure_ttl=30 * 86400,
-        retry=_retry_policy(),
-        meta=_meta(site_id=site_id, car_ref=car_ref, run_id=run_id),
-        description=f"sync {site_id}/{car_ref}",
-        # RQ holds a car's later jobs until its running one finishes: one at a time, in order.
-        rate_limit=RateLimit(f"car:{site_id}:{car_ref}", 1),
-    )
-
-
-def enqueue_push(
-    car_id: int,
-    destination_id: int,
-    *,
-    queue_name: str = PUSH,
-    run_id: int | None = None,
-    at: float | None = None,
-    depends_on: Dependency | None = None,
-) -> Job:
-    from workers import jobs
-
-    car = db.session.get(Car, car_id)
-    kwargs: dict[str, Any] = dict(
-        job_timeout=300,
-        failure_ttl=30 * 86400,
-        retry=_retry_policy(),
-        meta=_meta(site_id=car.site_id if car else None, car_ref=car.car_ref if car else None,
-                   destination_id=destination_id, run_id=run_id),
-        description=f"push car {car.site_id + '/' + car.car_ref if car else car_id} to destination {destination_id}",
-        rate_limit=_push_limit(car_id, destination_id),
-    )
-    if depends_on is not None:
-        kwargs["depends_on"] = depends_on
-    q = queue(queue_name)
-    args = (car_id, destination_id, run_id, queue_name)
-    if at is not None and at > time.time():
-        return q.enqueue_at(datetime.fromtimestamp(at, UTC), jobs.push, *args, **kwargs)
-    return q.enqueue(jobs.push, *args, **kwargs)
-
-
-def _reschedule_self(at: float, func, *args: Any, queue_name: str, rate_limit: RateLimit | None = None) -> None:
-    """Put this job's work back for time ``at`` without spending a retry attempt.
-
-    The new job keeps the retries this one had left and its one-at-a-time rate limit."""
-    job = get_current_job()
-    retry = _retry_policy()
-    if job is not None and job.retries_left is not None:
-        intervals = list(job.retry_intervals or [])[-job.retries_left:] if job.retries_left else []
-        retry = Retry(max=job.retries_left, interval=intervals or 0) if job.retries_left else None
-    queue(queue_name).enqueue_at(
-        datetime.fromtimestamp(at + random.uniform(0, 0.25), UTC),
-        func,
-        *args,
-        job_timeout=300,
-        failure_ttl=30 * 86400,
-        retry=retry,
-        meta=dict(job.meta) if job else _meta(),
-        description=job.description if job else None,
-        rate_limit=rate_limit,
-    )
-
-
-def _push_limit(car_id: int, destination_id: int) -> RateLimit:
-    return RateLimit(f"push:{car_id}:{destination_id}", 1)
-
-
 # --------------------------------------------------------------------------- sync_car
 
 
@@ -168,10 +80,19 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     if events and events[-1].get("request_id") and not request_id_var.get():
         # The flusher enqueued this job outside any request: carry the webhook's id onward.
         request_id_var.set(events[-1]["request_id"])
-    result = apply_events(site, car_ref, events)
+    try:
+        result = apply_events(site, car_ref, events)
+    except apply_errors.EventNotApplied as exc:
+        # Not acknowledged: the events stay queued, RQ retries this job with the backoff, and
+        # the car shows the error until an attempt applies them.
+        db.session.rollback()
+        apply_errors.record(site_id, car_ref, exc.message)
+        raise
     db.session.commit()
     # Only after the commit: a crash before this line leaves the events queued for the rerun.
     debounce.ack(site_id, car_ref, len(events), marker)
+    if events:
+        apply_errors.clear(site_id, car_ref)
     car = result.car
     if car is None or car.id is None:
         return {"outcome": "skip", "reason": "; ".join(result.ignored) or "unknown car"}
@@ -181,7 +102,7 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     depends_on = Dependency(jobs=photo_jobs, allow_failure=True) if photo_jobs else None
     push_queue = HIGH if queue_name == HIGH else PUSH
     pushed = [
-        enqueue_push(car.id, dest.id, queue_name=push_queue, run_id=run_id, depends_on=depends_on).id
+        enqueue.push(car.id, dest.id, queue_name=push_queue, run_id=run_id, depends_on=depends_on).id
         for dest in site.destinations
         if dest.enabled
     ]
@@ -232,8 +153,6 @@ def get_state(car: Car, dest: Destination) -> SyncState:
 
 
 def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = PUSH) -> dict[str, Any]:
-    from workers import jobs
-
     car = db.session.get(Car, car_id)
     dest = db.session.get(Destination, destination_id)
     if car is None or dest is None or not dest.enabled or not dest.site.active:
@@ -244,15 +163,13 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
     breaker = Breaker(redis_store.client, dest.id)
     wait = breaker.wait_until()
     if wait:
-        _reschedule_self(wait, jobs.push, car_id, destination_id, run_id, queue_name, queue_name=queue_name,
-                         rate_limit=_push_limit(car_id, destination_id))
+        enqueue.reschedule_current(wait, enqueue.PUSH_CAR, car_id, destination_id, run_id, queue_name,
+                                   queue_name=queue_name, rate_limit=enqueue.push_limit(car_id, destination_id))
         return {"outcome": "breaker_open", "until": wait}
     return _push(car, dest, breaker, run_id, queue_name)
 
 
 def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, queue_name: str) -> dict:
-    from workers import jobs
-
     state = get_state(car, dest)
     db.session.flush()
     vehicle = Vehicle.from_dict({**(car.vehicle or {}), "source": car.source, "car_ref": car.car_ref})
@@ -276,8 +193,8 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         db.session.commit()
         now = time.time()
         at = clamp_reset(exc.at, now)
-        _reschedule_self(at, jobs.push, car.id, dest.id, run_id, queue_name, queue_name=queue_name,
-                         rate_limit=_push_limit(car.id, dest.id))
+        enqueue.reschedule_current(at, enqueue.PUSH_CAR, car.id, dest.id, run_id, queue_name,
+                                   queue_name=queue_name, rate_limit=enqueue.push_limit(car.id, dest.id))
         return {"outcome": "rescheduled", "at": at}
     except RetryLater as exc:
         job = get_current_job()

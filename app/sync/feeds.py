@@ -13,10 +13,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
+from app.jobs import enqueue
 from app.listings.models import Car
 from app.listings.vehicle import DELETED
 from app.sites.models import Site
-from app.sync.queues import LOW, queue
 from app.timeutil import utcnow
 
 DEFAULT_GRACE_FEEDS = 2
@@ -24,19 +24,14 @@ DEFAULT_GRACE_FEEDS = 2
 
 def enqueue_full_replace(site_id: str, present_ids: list[str]) -> int:
     """Queue the missing-car bookkeeping; returns how many cars are currently missing."""
-    from workers import jobs
-
     known = set(db.session.scalars(
         select(Car.car_ref).where(Car.site_id == site_id, Car.source == "dms", Car.status != DELETED)
     ))
-    queue(LOW).enqueue(jobs.full_replace, site_id, present_ids, job_timeout=600,
-                       description=f"full_replace bookkeeping for {site_id}")
+    enqueue.full_replace(site_id, present_ids)
     return len(known - set(present_ids))
 
 
 def apply_full_replace(site_id: str, present_ids: list[str]) -> dict[str, int]:
-    from app.sync import engine
-
     site = db.session.get(Site, site_id)
     if site is None:
         return {"removed": 0, "missing": 0}
@@ -66,5 +61,5 @@ def apply_full_replace(site_id: str, present_ids: list[str]) -> dict[str, int]:
     for car in removed:
         for dest in site.destinations:
             if dest.enabled:
-                engine.enqueue_push(car.id, dest.id)
+                enqueue.push(car.id, dest.id)
     return {"removed": len(removed), "missing": missing}

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from app.connectors.errors import ConnectorError
 from app.connectors.kinds import ListingSink
 from app.extensions import db
+from app.jobs import enqueue
 from app.listings.models import Car, SyncRun, SyncState
 from app.listings.vehicle import DELETED, Vehicle
 from app.sites.models import Destination, Site
@@ -113,7 +114,7 @@ def reconcile_destination(site: Site, dest: Destination, run: SyncRun, *, adopt:
                 log.warning("orphan removal failed", extra={"remote": listing.get("id"), "error": exc.message})
     db.session.commit()
     for car_id in dict.fromkeys(to_push):
-        engine.enqueue_push(car_id, dest.id, queue_name="low", run_id=run.id)
+        enqueue.push(car_id, dest.id, queue_name="low", run_id=run.id)
     report["pushed"] = len(set(to_push))
     return report
 

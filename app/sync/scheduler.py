@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask
 from redis import Redis, RedisError
@@ -29,13 +30,14 @@ RECOVERY_PAUSE = 1.0  # after a Redis error, before the next try
 
 def flush_due(app: Flask) -> int:
     """Enqueue one sync job for each car whose debounce window has closed."""
+    from app.jobs import enqueue
     from app.sync import engine
 
     with app.app_context():
         debouncer = engine.debouncer()
         taken = debouncer.take_due()
         for site_id, car_ref in taken:
-            engine.enqueue_car_sync(site_id, car_ref)
+            enqueue.car_sync(site_id, car_ref)
         return len(taken)
 
 
@@ -96,15 +98,8 @@ def sweep_abandoned(connection: Redis, queues: Iterable[str], now: float | None 
         StartedJobRegistry(queue=Queue(name, connection=connection)).cleanup(timestamp=now)
 
 
-def register_periodic_jobs(cron, settings) -> None:
-    from workers import jobs
-
-    cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
-    cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
-
-
 def start_threads(app: Flask, connection: Redis, stop: threading.Event) -> tuple[list[threading.Thread], DelayedJobs]:
-    from app.sync.queues import QUEUES
+    from app.jobs.queues import QUEUES
 
     delayed = DelayedJobs(connection, QUEUES)
     loops = [
@@ -119,7 +114,9 @@ def start_threads(app: Flask, connection: Redis, stop: threading.Event) -> tuple
     return threads, delayed
 
 
-def run(app: Flask) -> int:
+def run(app: Flask, register_periodic_jobs: Callable[[Any, Any], None]) -> int:
+    """Run the scheduler; ``register_periodic_jobs(cron, settings)`` comes from ``workers``,
+    which owns the job functions RQ's cron needs as callables."""
     from rq.cron import CronScheduler
 
     from app.extensions import redis_store

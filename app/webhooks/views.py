@@ -15,18 +15,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import NotFound, Unauthorized
 from app.extensions import db
-from app.sites.cache import SiteView, get_site
-from app.timeutil import isoformat, utcnow
-from app.webhooks import inbound
-from app.webhooks.body import parse_json
-from app.webhooks.models import InboundEvent
-from app.webhooks.schemas import (
+from app.listings.formats import (
     detect_dms_format,
     is_ignorable,
     load_auterio,
     load_carslink_feed,
     load_wordpress_event,
 )
+from app.listings.inbound_events import InboundEvent
+from app.sites.cache import SiteView, get_site
+from app.timeutil import isoformat, utcnow
+from app.webhooks import inbound
+from app.webhooks.body import parse_json
 from app.webhooks.signatures import (
     SignatureError,
     is_woocommerce_ping,

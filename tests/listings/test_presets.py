@@ -30,7 +30,7 @@ YEAR = 2025  # pins parse_year's upper bound
 
 @dataclass
 class FakePost:
-    """Stands in for app.webhooks.schemas' parsed event: attribute access, like the real one."""
+    """Stands in for app.listings.formats' parsed event: attribute access, like the real one."""
 
     post_id: str
     post_type: str

@@ -311,7 +311,7 @@ def test_status_table(event, post_status, flag, ever, expected):
 @pytest.mark.parametrize(
     ("alias", "event"),
     [
-        ("save_post", "save"),  # app.webhooks.schemas' canonical names
+        ("save_post", "save"),  # app.listings.formats' canonical names
         ("post_update", "save"),
         ("post_trash", "trash"),
         ("post_untrash", "untrash"),

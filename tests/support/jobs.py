@@ -12,8 +12,8 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
 from app.extensions import redis_store
+from app.jobs.queues import QUEUES
 from app.sync.debounce import DUE
-from app.sync.queues import QUEUES
 from app.sync.scheduler import flush_due
 
 logging.getLogger("rq.scheduler").setLevel(logging.WARNING)

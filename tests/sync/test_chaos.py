@@ -16,8 +16,8 @@ import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from app.jobs.queues import QUEUES
 from app.sync.debounce import DUE
-from app.sync.queues import QUEUES
 from tests.conftest import ADMIN_TOKEN, CARZLE_KEY, DMS_KEY
 from tests.support.services import RedisServer
 from tests.support.wordpress import SECRET, encode, inventory_presser_post, standard_headers

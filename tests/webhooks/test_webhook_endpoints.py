@@ -191,7 +191,7 @@ def test_noise_is_recorded_and_acknowledged_but_not_synced(app, client, site, re
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.webhooks.models import InboundEvent
+    from app.listings.inbound_events import InboundEvent
 
     payload = inventory_presser_post(101)
     change(payload)

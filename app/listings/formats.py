@@ -1,7 +1,8 @@
-"""Validation and normalisation of inbound webhook payloads (marshmallow 4).
+"""The source formats Forecourt reads cars from, validated and normalised (marshmallow 4).
 
-Two kinds of input arrive here, already authenticated by ``signatures`` and JSON-decoded by the
-HTTP handler:
+They belong to the listings domain (what a car is, as each source describes it), not to the
+webhook endpoints, which only verify, record and accept. Two kinds of input arrive here,
+already authenticated (``app.webhooks.signatures``) and JSON-decoded by the HTTP handler:
 
 * WordPress post events, from the "WP Webhooks" plugin or Forecourt's companion plugin, loaded
   by ``load_wordpress_event`` into a ``WordPressEvent``.

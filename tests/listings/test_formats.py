@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from app.webhooks.schemas import (
+from app.listings.formats import (
     AUTERIO_MAX_VEHICLES,
     CARSLINK_MAX_LISTINGS,
     FeedLoad,

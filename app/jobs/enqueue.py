@@ -1,0 +1,142 @@
+"""Every enqueue in Forecourt, with the one retry policy and the job metadata they share.
+
+Jobs are named by dotted path; see ``app/jobs/__init__.py`` for why.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from rq import Retry, get_current_job
+from rq.job import Dependency, Job
+from rq.rate_limit import RateLimit
+
+from app.extensions import db
+from app.jobs.queues import DEFAULT, IMAGES, LOW, PUSH, queue
+from app.listings.models import Car
+from app.ops.logging import request_id_var
+
+SYNC_CAR = "workers.jobs.sync_car"
+PUSH_CAR = "workers.jobs.push"
+FULL_REPLACE = "workers.jobs.full_replace"
+RECONCILE_SITE = "workers.jobs.reconcile_site"
+INGEST_IMAGE = "workers.media_jobs.ingest_image"
+
+JOB_TIMEOUT = 300
+FAILURE_TTL = 30 * 86400
+
+
+def retry_policy(backoff: Sequence[float] | None = None) -> Retry:
+    """RETRY_BACKOFF_SECONDS as an RQ retry: one retry per value, each ±20 % so that many cars
+    that failed together (one 5xx burst) don't all come back in the same second."""
+    if backoff is None:
+        backoff = current_app.config["FORECOURT"].retry_backoff_seconds
+    return Retry(max=len(backoff), interval=[max(1, round(s * random.uniform(0.8, 1.2))) for s in backoff])
+
+
+def job_meta(**extra: Any) -> dict[str, Any]:
+    """What every job carries: the request id of the event behind it, plus ``extra``."""
+    return {"request_id": request_id_var.get(), **{k: v for k, v in extra.items() if v is not None}}
+
+
+def car_sync(site_id: str, car_ref: str, *, queue_name: str = DEFAULT, run_id: int | None = None) -> Job:
+    """Apply a car's pending events, then fan out its pushes."""
+    return queue(queue_name).enqueue(
+        SYNC_CAR,
+        site_id,
+        car_ref,
+        run_id,
+        queue_name,
+        job_timeout=JOB_TIMEOUT,
+        failure_ttl=FAILURE_TTL,
+        retry=retry_policy(),
+        meta=job_meta(site_id=site_id, car_ref=car_ref, run_id=run_id),
+        description=f"sync {site_id}/{car_ref}",
+        # RQ holds a car's later jobs until its running one finishes: one at a time, in order.
+        rate_limit=RateLimit(f"car:{site_id}:{car_ref}", 1),
+    )
+
+
+def push_limit(car_id: int, destination_id: int) -> RateLimit:
+    return RateLimit(f"push:{car_id}:{destination_id}", 1)
+
+
+def push(
+    car_id: int,
+    destination_id: int,
+    *,
+    queue_name: str = PUSH,
+    run_id: int | None = None,
+    at: float | None = None,
+    depends_on: Dependency | None = None,
+) -> Job:
+    """Make one destination match one car, now or at epoch second ``at``."""
+    car = db.session.get(Car, car_id)
+    kwargs: dict[str, Any] = dict(
+        job_timeout=JOB_TIMEOUT,
+        failure_ttl=FAILURE_TTL,
+        retry=retry_policy(),
+        meta=job_meta(site_id=car.site_id if car else None, car_ref=car.car_ref if car else None,
+                      destination_id=destination_id, run_id=run_id),
+        description=f"push car {car.site_id + '/' + car.car_ref if car else car_id} to destination {destination_id}",
+        rate_limit=push_limit(car_id, destination_id),
+    )
+    if depends_on is not None:
+        kwargs["depends_on"] = depends_on
+    q = queue(queue_name)
+    args = (car_id, destination_id, run_id, queue_name)
+    if at is not None and at > time.time():
+        return q.enqueue_at(datetime.fromtimestamp(at, UTC), PUSH_CAR, *args, **kwargs)
+    return q.enqueue(PUSH_CAR, *args, **kwargs)
+
+
+def reschedule_current(at: float, func: str, *args: Any, queue_name: str, rate_limit: RateLimit | None = None) -> None:
+    """Put the running job's work back for time ``at`` without spending a retry attempt.
+
+    The new job keeps the retries this one had left and its one-at-a-time rate limit."""
+    job = get_current_job()
+    retry: Retry | None = retry_policy()
+    if job is not None and job.retries_left is not None:
+        intervals = list(job.retry_intervals or [])[-job.retries_left:] if job.retries_left else []
+        retry = Retry(max=job.retries_left, interval=intervals or 0) if job.retries_left else None
+    queue(queue_name).enqueue_at(
+        datetime.fromtimestamp(at + random.uniform(0, 0.25), UTC),
+        func,
+        *args,
+        job_timeout=JOB_TIMEOUT,
+        failure_ttl=FAILURE_TTL,
+        retry=retry,
+        meta=dict(job.meta) if job else job_meta(),
+        description=job.description if job else None,
+        rate_limit=rate_limit,
+    )
+
+
+def full_replace(site_id: str, present_ids: list[str]) -> Job:
+    """The missing-car bookkeeping after a DMS full feed."""
+    return queue(LOW).enqueue(FULL_REPLACE, site_id, present_ids, job_timeout=600,
+                              description=f"full_replace bookkeeping for {site_id}")
+
+
+def reconcile(site_id: str, adopt: bool = False) -> Job:
+    return queue(LOW).enqueue(RECONCILE_SITE, site_id, adopt, job_timeout=1800, description=f"reconcile {site_id}")
+
+
+def ingest_image(source_url: str, *, job_id: str, job_timeout: int, queue_name: str | None = None) -> Job:
+    """One photo's fetch-normalise-store job, under a per-URL job id."""
+    return queue(queue_name or IMAGES).enqueue(
+        INGEST_IMAGE,
+        source_url,
+        job_id=job_id,
+        job_timeout=job_timeout,
+        failure_ttl=7 * 86400,
+        result_ttl=3600,
+        retry=retry_policy(),
+        meta={"request_id": request_id_var.get(), "source_url": source_url[:500]},
+        description=f"ingest photo {source_url[:200]}",
+    )
