@@ -1,0 +1,1 @@
+"""bench/lag: webhook accepted -> marketplace call done."""
