@@ -94,6 +94,14 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
 
 
 @job
+def send_batch(destination_id: int, queue_name: str = "push") -> dict:
+    """Send a feed destination's gathered changes: one request per batch_cap cars."""
+    from app.sync import batches
+
+    return batches.send_batch(destination_id, queue_name)
+
+
+@job
 def full_replace(site_id: str, present_ids: list[str]) -> dict:
     """Count cars missing from a DMS full feed; remove those past their grace."""
     from app.sync.feeds import apply_full_replace

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 import requests
@@ -39,11 +40,20 @@ Operation = Literal["create", "update", "delete", "noop", "skip"]
 
 # Re-exported: callers outside the package import these from here.
 __all__ = [
-    "Cache", "Call", "Conflict", "Connector", "ConnectorError", "FixInput", "Kind", "MemoryCache",
+    "Cache", "Call", "Conflict", "Connector", "ConnectorError", "ConnectorKind", "FixInput", "Kind", "MemoryCache",
     "NotFound", "RateLimits", "Reauthenticate", "RedisCache", "RemoteState", "RetryAt",
     "RetryLater", "SimpleTransport", "SyncOutcome", "Transport", "available", "canonical_json",
     "diff_payload", "fingerprint", "get_connector_class", "register",
 ]
+
+
+class ConnectorKind(StrEnum):
+    """The shape of a destination, which decides what the engine calls on it."""
+
+    LISTING = "listing"
+    FEED = "feed"
+    LEAD = "lead"
+    SOURCE = "source"
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class SyncOutcome:
 class Connector:
     """Base of every connector; one instance per job (it is not thread-safe)."""
 
+    kind: ClassVar[ConnectorKind]  # set by the kind's base class in app.connectors.kinds
     slug: ClassVar[str] = ""
     display_name: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""

@@ -22,19 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from app.connectors.base import Call, Connector, RemoteState, SyncOutcome
+from app.connectors.base import Call, Connector, ConnectorKind, FixInput, RemoteState, SyncOutcome
 from app.connectors.payload import canonical_json
 from app.listings.vehicle import Vehicle
 
-
-class ConnectorKind(StrEnum):
-    LISTING = "listing"
-    FEED = "feed"
-    LEAD = "lead"
-    SOURCE = "source"
+__all__ = [
+    "AdoptionMatch", "BatchResult", "CarOutcome", "ConnectorKind", "FeedItem", "FeedSink",
+    "InventorySource", "LeadResult", "LeadSink", "ListingSink", "Page",
+]
 
 
 # --------------------------------------------------------------------------- listing sinks
@@ -147,7 +144,14 @@ class FeedSink(Connector):
     supports_full: ClassVar[bool] = False  # whether ``send_batch(full=True)`` replaces the stock
 
     def preflight(self, item: FeedItem) -> CarOutcome | None:
-        """A ``skipped`` outcome for a car the remote would refuse; None to send it."""
+        """A ``skipped`` outcome for a car the remote would refuse; None to send it.
+        By default a car whose photos break the connector's photo rules is skipped."""
+        if item.vehicle is None:
+            return None
+        try:
+            self.check_images(item.vehicle)
+        except FixInput as exc:
+            return CarOutcome("skipped", exc.message, dict(exc.fields or {}))
         return None
 
     def send_batch(self, items: Sequence[FeedItem], *, full: bool = False) -> BatchResult:

@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import current_app
 from rq import Retry, get_current_job
-from rq.job import Dependency, Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Dependency, Job, JobStatus
 from rq.rate_limit import RateLimit
 
 from app.extensions import db
@@ -23,6 +24,7 @@ from app.ops.logging import request_id_var
 
 SYNC_CAR = "workers.jobs.sync_car"
 PUSH_CAR = "workers.jobs.push"
+SEND_BATCH = "workers.jobs.send_batch"
 FULL_REPLACE = "workers.jobs.full_replace"
 RECONCILE_SITE = "workers.jobs.reconcile_site"
 INGEST_IMAGE = "workers.media_jobs.ingest_image"
@@ -93,6 +95,50 @@ def push(
     if at is not None and at > time.time():
         return q.enqueue_at(datetime.fromtimestamp(at, UTC), PUSH_CAR, *args, **kwargs)
     return q.enqueue(PUSH_CAR, *args, **kwargs)
+
+
+def batch_limit(destination_id: int) -> RateLimit:
+    return RateLimit(f"feed:{destination_id}", 1)
+
+
+def send_batch(
+    destination_id: int, *, at: float | None = None, queue_name: str = PUSH, job_id: str | None = None
+) -> Job:
+    """Send a feed destination's gathered changes, at epoch second ``at`` (its window's end).
+
+    One batch job of a destination runs at a time, so two never race for the same cars."""
+    kwargs: dict[str, Any] = dict(
+        job_id=job_id,
+        job_timeout=JOB_TIMEOUT,
+        failure_ttl=FAILURE_TTL,
+        retry=retry_policy(),
+        meta=job_meta(destination_id=destination_id),
+        description=f"send the gathered batch of destination {destination_id}",
+        rate_limit=batch_limit(destination_id),
+    )
+    q = queue(queue_name)
+    if at is not None and at > time.time():
+        return q.enqueue_at(datetime.fromtimestamp(at, UTC), SEND_BATCH, destination_id, queue_name, **kwargs)
+    return q.enqueue(SEND_BATCH, destination_id, queue_name, **kwargs)
+
+
+def run_now(job_id: str) -> bool:
+    """Move a scheduled job onto its queue now; True when it is queued (or already was)."""
+    try:
+        job = Job.fetch(job_id, connection=queue(PUSH).connection)
+    except NoSuchJobError:
+        return False
+    status = job.get_status()
+    if status == JobStatus.QUEUED:
+        return True
+    if status != JobStatus.SCHEDULED:
+        return False
+    q = queue(job.origin)
+    # Whoever removes it from the schedule enqueues it: the RQ scheduler or this call, not both.
+    if not q.scheduled_job_registry.remove(job):
+        return job.get_status() == JobStatus.QUEUED
+    q.enqueue_job(job)
+    return True
 
 
 def reschedule_current(at: float, func: str, *args: Any, queue_name: str, rate_limit: RateLimit | None = None) -> None:

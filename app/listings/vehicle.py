@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from app.listings.statuses import ListingStatus
+
 # Lifecycle intent of a car on the marketplaces, decided by status mapping.
 #   active / inactive / sold / reserved / coming_soon -> create or patch with that status
 #   deleted -> remove from marketplaces
 #   None -> nothing to send (never published draft, future post, ...)
-LISTING_STATUSES = ("active", "inactive", "sold", "reserved", "coming_soon")
-DELETED = "deleted"
+LISTING_STATUSES = tuple(s.value for s in ListingStatus if s is not ListingStatus.DELETED)
+DELETED = ListingStatus.DELETED
 
 
 @dataclass

@@ -187,6 +187,9 @@ class DestinationOptionsSchema(Schema):
     rate_reads = fields.Integer(validate=validate.Range(min=1), strict=True)
     rate_writes = fields.Integer(validate=validate.Range(min=1), strict=True)
     rate_window = fields.Float(validate=validate.Range(min=0.1))
+    # Feed destinations: seconds changes are gathered before one batch goes (the connector's
+    # default otherwise); the first change opens the window, so it is also the longest wait.
+    batch_window = fields.Float(validate=validate.Range(min=0.1, max=3600))
 
 
 ENGINE_SITE_OPTIONS = set(SiteOptionsSchema().fields)

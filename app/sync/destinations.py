@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.connectors.base import ConnectorKind
 from app.connectors.cache import RedisCache
 from app.connectors.errors import ConnectorError, Reauthenticate
 from app.extensions import db, redis_store
@@ -102,6 +103,11 @@ def resume(dest: Destination) -> int:
     """Unpause and push every car that waited; returns how many were re-enqueued."""
     dest.paused, dest.paused_reason, dest.paused_at = False, None, None
     db.session.commit()
+    if connector_class(dest.marketplace).kind is ConnectorKind.FEED:
+        # A feed's cars never left its pending set: one batch sends them all.
+        enqueue.send_batch(dest.id)
+        log.info("destination resumed", extra={"destination": dest.slug})
+        return 1
     client = redis_store.client
     car_ids = [int(x) for x in client.smembers(parked_key(dest.id))]
     for car_id in car_ids:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from app.connectors.base import (
     ConnectorError,
+    ConnectorKind,
     FixInput,
     Reauthenticate,
     RemoteState,
@@ -36,19 +37,23 @@ from app.connectors.base import (
     RetryLater,
     SyncOutcome,
 )
+from app.connectors.kinds import ListingSink
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import DEFAULT, HIGH, PUSH
 from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncState
-from app.listings.vehicle import DELETED, Image, Vehicle
+from app.listings.statuses import ListingStatus, SyncStatus
+from app.listings.vehicle import DELETED, Vehicle
 from app.media import service as media
 from app.ops.logging import request_id_var
 from app.sites.models import Destination, Site
+from app.sync import batches
 from app.sync import destinations as dest_service
 from app.sync.breaker import Breaker
 from app.sync.debounce import Debouncer, DebounceWindow
 from app.sync.transport import clamp_reset
+from app.sync.vehicles import new_state, use_media, vehicle_of
 from app.timeutil import utcnow
 
 log = logging.getLogger("forecourt.sync")
@@ -102,13 +107,26 @@ def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: 
     depends_on = Dependency(jobs=photo_jobs, allow_failure=True) if photo_jobs else None
     push_queue = HIGH if queue_name == HIGH else PUSH
     pushed = [
-        enqueue.push(car.id, dest.id, queue_name=push_queue, run_id=run_id, depends_on=depends_on).id
-        for dest in site.destinations
-        if dest.enabled
+        queued for dest in site.destinations if dest.enabled
+        if (queued := deliver(car.id, dest, queue_name=push_queue, run_id=run_id, depends_on=depends_on))
     ]
     return {"outcome": "applied", "events": len(events), "applied": result.applied,
             "stale": result.stale, "ignored": result.ignored, "pushes": pushed,
             "photos": [job.id for job in photo_jobs]}
+
+
+def deliver(car_id: int, dest: Destination, *, queue_name: str = PUSH, run_id: int | None = None,
+            depends_on: Dependency | None = None) -> str | None:
+    """Queue one car for one destination the way its kind takes cars: a push job of its own
+    for a listing API, a place in the next batch for a feed. Lead and source destinations
+    take no cars. Returns the push's job id, or "batch:<destination>"."""
+    kind = dest_service.connector_class(dest.marketplace).kind
+    if kind is ConnectorKind.FEED:
+        batches.mark(dest, car_id, now=queue_name == HIGH)  # Sync Now: the dealer is waiting
+        return f"batch:{dest.id}"
+    if kind is ConnectorKind.LISTING:
+        return enqueue.push(car_id, dest.id, queue_name=queue_name, run_id=run_id, depends_on=depends_on).id
+    return None
 
 
 # --------------------------------------------------------------------------- push
@@ -120,7 +138,7 @@ def remote_state(state: SyncState) -> RemoteState | None:
     return RemoteState(state.remote_id, state.external_ref, state.fingerprint, state.payload)
 
 
-def _state_for_upsert(connector: Any, vehicle: Vehicle, state: SyncState) -> RemoteState | None:
+def _state_for_upsert(connector: ListingSink, vehicle: Vehicle, state: SyncState) -> RemoteState | None:
     """What the connector should assume exists remotely before this upsert.
 
     Before a first create the reference is committed with status "creating": if the POST
@@ -129,15 +147,14 @@ def _state_for_upsert(connector: Any, vehicle: Vehicle, state: SyncState) -> Rem
     POST meets it as a 409 and becomes a PATCH."""
     if state.remote_id:
         return remote_state(state)
-    ref_of = getattr(connector, "external_ref", None)
     try:
-        ref = ref_of(vehicle) if ref_of else None
+        ref = connector.external_ref(vehicle)
     except ConnectorError:
         return remote_state(state)  # the upsert raises the same error, with its fields
     if state.external_ref and ref and state.external_ref != ref:
         return remote_state(state)  # the reference changed: PATCH the old one to the new one
-    if ref and (state.external_ref != ref or state.status != "creating"):
-        state.external_ref, state.status = ref, "creating"
+    if ref and (state.external_ref != ref or state.status != SyncStatus.CREATING):
+        state.external_ref, state.status = ref, SyncStatus.CREATING
         db.session.commit()
     return None
 
@@ -146,10 +163,7 @@ def get_state(car: Car, dest: Destination) -> SyncState:
     state = db.session.scalar(
         select(SyncState).where(SyncState.car_id == car.id, SyncState.destination_id == dest.id)
     )
-    if state is None:
-        state = SyncState(car_id=car.id, destination_id=dest.id, status="pending", warnings=[], attempts=0)
-        db.session.add(state)
-    return state
+    return state if state is not None else new_state(car, dest)
 
 
 def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = PUSH) -> dict[str, Any]:
@@ -172,15 +186,14 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
 def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, queue_name: str) -> dict:
     state = get_state(car, dest)
     db.session.flush()
-    vehicle = Vehicle.from_dict({**(car.vehicle or {}), "source": car.source, "car_ref": car.car_ref})
-    vehicle.status = car.status
-    photo_problems = _use_media(vehicle)
+    vehicle = vehicle_of(car)
+    photo_problems = use_media(vehicle)
     try:
-        connector = dest_service.build_connector(dest)
+        connector: ListingSink = dest_service.build_connector(dest)
         known = remote_state(state)
         if car.status == DELETED:
             outcome = SyncOutcome(operation="noop") if known is None else connector.delete(vehicle, known)
-        elif car.status is None or (car.status == "inactive" and known is None):
+        elif car.status is None or (car.status == ListingStatus.INACTIVE and known is None):
             # Nothing to hide if it was never listed here (or was deleted): don't create it hidden.
             outcome = SyncOutcome(operation="skip")
         else:
@@ -189,7 +202,7 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
                                        previous_payload=state.payload)
     except RetryAt as exc:
         _log_calls(car, dest, run_id, exc.calls, "rate_limited", exc)
-        state.status = "waiting"
+        state.status = SyncStatus.WAITING
         db.session.commit()
         now = time.time()
         at = clamp_reset(exc.at, now)
@@ -199,24 +212,24 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
     except RetryLater as exc:
         job = get_current_job()
         final = not (job and job.retries_left)
-        _fail(car, dest, state, run_id, exc, "failed" if final else "retrying")
+        _fail(car, dest, state, run_id, exc, SyncStatus.FAILED if final else SyncStatus.RETRYING)
         opened = breaker.failure()
         if opened:
             log.warning("circuit opened", extra={"destination": dest.slug, "until": opened})
         db.session.commit()
         raise
     except Reauthenticate as exc:
-        _fail(car, dest, state, run_id, exc, "paused")
+        _fail(car, dest, state, run_id, exc, SyncStatus.PAUSED)
         dest_service.pause(dest, exc.message)
         dest_service.park(dest.id, car.id)
         db.session.commit()
         return {"outcome": "paused", "reason": exc.message}
     except FixInput as exc:
-        _fail(car, dest, state, run_id, exc, "error")
+        _fail(car, dest, state, run_id, exc, SyncStatus.ERROR)
         db.session.commit()
         return {"outcome": "fix_input", "fields": exc.fields}
     except ConnectorError as exc:
-        _fail(car, dest, state, run_id, exc, "error")
+        _fail(car, dest, state, run_id, exc, SyncStatus.ERROR)
         db.session.commit()
         return {"outcome": "error", "message": exc.message}
     breaker.success()
@@ -227,36 +240,29 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
     return {"outcome": outcome.operation, "remoteId": outcome.remote_id, "warnings": outcome.warnings}
 
 
-def _use_media(vehicle: Vehicle) -> list[str]:
-    """Swap the dealer's photo URLs for Forecourt's normalised copies; report the ones that failed."""
-    if not vehicle.images:
-        return []
-    good, bad = media.resolve([{"url": image.url, "id": image.id} for image in vehicle.images])
-    vehicle.images = [Image(url=item["url"], id=item.get("id")) for item in good]
-    return [f"photo {item['position']} ({item['url']}): {item['error']}" for item in bad]
-
-
 def _succeed(car: Car, dest: Destination, state: SyncState, outcome: SyncOutcome) -> None:
     now = utcnow()
     state.attempts = 0
     state.last_attempt_at = now
     state.last_error = None
     state.warnings = list(outcome.warnings or [])
-    if outcome.operation in ("noop", "skip"):
-        state.status = "deleted" if car.status == DELETED else ("synced" if state.remote_id else "skipped")
-        if outcome.operation == "skip":
-            state.status = "not_listed"
+    if outcome.operation == "skip":
+        state.status = SyncStatus.NOT_LISTED
+        return
+    if outcome.operation == "noop":
+        state.status = (SyncStatus.DELETED if car.status == DELETED
+                        else SyncStatus.SYNCED if state.remote_id else SyncStatus.SKIPPED)
         return
     state.last_synced_at = now
     if outcome.operation == "delete":
-        state.status = "deleted"
+        state.status = SyncStatus.DELETED
         state.remote_status = None
         state.remote_id = None
         state.external_ref = None
         state.fingerprint = None
         state.payload = None
         return
-    state.status = "synced"
+    state.status = SyncStatus.SYNCED
     state.remote_status = car.status
     state.remote_id = outcome.remote_id or state.remote_id
     state.external_ref = outcome.external_ref or state.external_ref
@@ -264,7 +270,8 @@ def _succeed(car: Car, dest: Destination, state: SyncState, outcome: SyncOutcome
     state.payload = outcome.payload
 
 
-def _fail(car: Car, dest: Destination, state: SyncState, run_id: int | None, exc: ConnectorError, status: str) -> None:
+def _fail(car: Car, dest: Destination, state: SyncState, run_id: int | None, exc: ConnectorError,
+          status: SyncStatus) -> None:
     state.status = status
     state.attempts = (state.attempts or 0) + 1
     state.last_attempt_at = utcnow()
@@ -286,15 +293,11 @@ def _log_calls(car, dest, run_id, calls, outcome: str, exc: ConnectorError | Non
     for call in calls:
         db.session.add(SyncAttempt(
             car_id=car.id, destination_id=dest.id, run_id=run_id, job_id=job.id if job else None,
-            operation=_operation_of(call.method), method=call.method, path=call.path[:500],
+            operation=call.operation, method=call.method, path=call.path[:500],
             http_status=call.status, duration_ms=call.duration_ms,
             outcome=outcome if (call is calls[-1]) else ("done" if (call.status or 500) < 400 else "handled"),
             request_id=call.request_id, error=(exc.message if exc and call is calls[-1] else None),
         ))
-
-
-def _operation_of(method: str) -> str:
-    return {"POST": "create", "PATCH": "update", "DELETE": "delete"}.get(method, "read")
 
 
 def _attempt(car, dest, run_id, operation, outcome, *, error=None, http_status=None, request_id=None):

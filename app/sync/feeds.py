@@ -58,8 +58,10 @@ def apply_full_replace(site_id: str, present_ids: list[str]) -> dict[str, int]:
         else:
             missing += 1
     db.session.commit()
+    from app.sync.engine import deliver
+
     for car in removed:
         for dest in site.destinations:
             if dest.enabled:
-                enqueue.push(car.id, dest.id)
+                deliver(car.id, dest)
     return {"removed": len(removed), "missing": missing}

@@ -37,8 +37,9 @@ def pending(connection) -> dict[str, int]:
     return counts
 
 
-def drain(app: Flask, *, timeout: float = 30.0, flush: bool = True) -> dict[str, int]:
-    """Work until nothing is queued, scheduled or waiting in the debouncer (or fail at timeout)."""
+def drain(app: Flask, *, timeout: float = 30.0, flush: bool = True, scheduled: bool = True) -> dict[str, int]:
+    """Work until nothing is queued, scheduled or waiting in the debouncer (or fail at timeout).
+    ``scheduled=False`` stops at jobs scheduled for later (a feed's open batch window)."""
     from workers.context import set_app
 
     set_app(app)
@@ -51,6 +52,8 @@ def drain(app: Flask, *, timeout: float = 30.0, flush: bool = True) -> dict[str,
         _enqueue_due_scheduled(connection)
         SimpleWorker(queues, connection=connection).work(burst=True, logging_level="WARNING")
         left = pending(connection)
+        if not scheduled:
+            left = {name: n for name, n in left.items() if not name.endswith(":scheduled")}
         if not any(left.values()):
             return left
         if time.monotonic() > deadline:
