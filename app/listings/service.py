@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +24,13 @@ from app.extensions import db
 from app.listings.apply_errors import EventNotApplied
 from app.listings.inbound_events import InboundEvent
 from app.listings.models import Car
+from app.listings.statuses import ListingStatus
 from app.listings.vehicle import DELETED, Vehicle
 from app.messages import flatten_messages
 from app.sites.models import Site
 
 log = logging.getLogger("forecourt.listings")
-PUBLISHED = {"active", "sold", "reserved", "coming_soon"}
+PUBLISHED = {ListingStatus.ACTIVE, ListingStatus.SOLD, ListingStatus.RESERVED, ListingStatus.COMING_SOON}
 
 
 @dataclass
@@ -71,8 +73,8 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
     if not events:
         car = db.session.scalar(select(Car).where(Car.site_id == site.id, Car.car_ref == car_ref))
         return ApplyResult(car=car)
-    source = events[0].get("channel", "wordpress")
-    car = get_or_create_car(site.id, car_ref, "dms" if source == "dms" else "wordpress")
+    channel = CHANNELS[events[0].get("channel", "wordpress")]
+    car = get_or_create_car(site.id, car_ref, channel.car_source)
     result = ApplyResult(car=car)
     current = _ts(car.source_modified_at) or 0.0
     for _, event in sorted(enumerate(events), key=_order_key):
@@ -83,10 +85,7 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
             continue
         try:
             with db.session.begin_nested():
-                if event.get("channel") == "dms":
-                    reason = _apply_dms(site, car, event)
-                else:
-                    reason = _apply_wordpress(site, car, event)
+                reason = CHANNELS[event.get("channel", "wordpress")].apply(site, car, event)
         except ValidationError as exc:  # invalid by definition: set aside, visibly
             result.failed += 1
             problems = "; ".join(f"{k}: {v}" for k, v in flatten_messages(exc.messages).items())
@@ -107,12 +106,16 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
 
 
 def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:
-    from app.listings.formats import is_ignorable, load_wordpress_event
+    from app.listings.formats import WordPressEvent, is_ignorable, load_wordpress_event
     from app.listings.presets import get_preset, map_post
     from app.listings.status import decide_status
 
-    body = event["body"]
-    post = load_wordpress_event(json.loads(body) if isinstance(body, str) else body, event_hint=event.get("hint"))
+    if "post" in event:
+        post = WordPressEvent.from_doc(event["post"])
+    else:  # queued by a release that kept the raw body: validated the old way, once more
+        body = event["body"]
+        post = load_wordpress_event(json.loads(body) if isinstance(body, str) else body,
+                                    event_hint=event.get("hint"))
     reason = is_ignorable(post, site.car_post_types)
     if reason:
         return reason
@@ -157,12 +160,42 @@ def _apply_dms(site: Site, car: Car, event: dict[str, Any]) -> str | None:
     fresh["car_ref"] = car.car_ref
     car.vehicle = Vehicle.from_dict(fresh).to_dict()
     car.mapping_errors = dict(mapped.errors)
-    car.status = fresh.get("status") or "active"
+    car.status = fresh.get("status") or ListingStatus.ACTIVE
     car.missing_feeds = 0
     car.missing_since = None
     if car.status in PUBLISHED:
         car.ever_published = True
     return None
+
+
+def _apply_pulled(site: Site, car: Car, event: dict[str, Any]) -> str | None:
+    """A car read from an inventory source: the source connector already mapped it."""
+    if event.get("delete"):
+        car.status = DELETED
+        return None
+    fresh = {**event["vehicle"], "car_ref": car.car_ref}
+    car.vehicle = Vehicle.from_dict(fresh).to_dict()
+    car.mapping_errors = dict(event.get("errors") or {})
+    car.status = fresh.get("status") or ListingStatus.ACTIVE
+    if car.status in PUBLISHED:
+        car.ever_published = True
+    return None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a car's events come from: what its rows are labelled and how an event applies."""
+
+    car_source: str
+    apply: Callable[[Site, Car, dict[str, Any]], str | None]
+
+
+# Keyed by an event's ``channel``; a new source of cars is one more row.
+CHANNELS: dict[str, Channel] = {
+    "wordpress": Channel("wordpress", _apply_wordpress),
+    "dms": Channel("dms", _apply_dms),
+    "source": Channel("source", _apply_pulled),
+}
 
 
 def delivery_key(delivery_id: str) -> str:

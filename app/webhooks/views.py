@@ -74,7 +74,7 @@ def wordpress(site_id: str):
     # The URL is not signed, so the trigger is part of what makes a digest-keyed delivery unique.
     dedupe_id = (verified.delivery_id if verified.family == "standard"
                  else f"{verified.body_sha256}:{hint or ''}")
-    data, text = _json_body(body)
+    data, _ = _json_body(body)
     event = load_wordpress_event(data, event_hint=hint)
     ignored = is_ignorable(event, site.car_post_types)
     if ignored:
@@ -82,8 +82,7 @@ def wordpress(site_id: str):
         return jsonify(status="ignored", reason=ignored), 202
     doc = {
         "channel": "wordpress",
-        "body": text,  # kept as sent (checked UTF-8); the job parses it again rather than us re-encoding it
-        "hint": hint,
+        "post": event.to_doc(),  # validated once, here; the job maps it without parsing again
         "event": event.event,
         "family": verified.family,
         "delivery_id": verified.delivery_id,

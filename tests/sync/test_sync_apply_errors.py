@@ -56,7 +56,7 @@ def test_an_invalid_event_is_set_aside_visibly_not_retried(app, client, site, ca
     def invalid(*args, **kwargs):
         raise ValidationError({"post": ["Not a valid post."]})
 
-    monkeypatch.setattr(service, "_apply_wordpress", invalid)
+    monkeypatch.setitem(service.CHANNELS, "wordpress", service.Channel("wordpress", invalid))
     post(client, inventory_presser_post(102))
     drain(app, timeout=30)
     assert engine.debouncer().read("demo", "102") == []

@@ -62,7 +62,7 @@ def test_a_paired_surrogate_escape_is_an_emoji_and_accepted(client, site, redis_
     response = client.post(WP, data=body, headers=standard_headers(body))
     assert response.status_code == 202, response.get_json()
     [doc] = [json.loads(x) for x in redis_client.lrange(events_key("demo", "101"), 0, -1)]
-    assert json.loads(doc["body"])["post"]["post_title"].endswith("\U0001f697")
+    assert doc["post"]["title"].endswith("\U0001f697")
 
 
 def test_nesting_at_the_limit_parses():

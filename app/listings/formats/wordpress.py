@@ -123,6 +123,22 @@ class WordPressEvent:
     excerpt: str | None = None
     source_format: Literal["wp_webhooks", "companion"] = "wp_webhooks"
 
+    def to_doc(self) -> dict[str, Any]:
+        """The validated event as plain JSON for the queue, so the job never parses the body
+        again (``raw`` stays behind: nothing downstream reads it)."""
+        doc = {name: getattr(self, name) for name in _DOC_FIELDS}
+        doc["modified_gmt"] = self.modified_gmt.isoformat() if self.modified_gmt else None
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> WordPressEvent:
+        modified = doc.get("modified_gmt")
+        return cls(**{**{name: doc.get(name) for name in _DOC_FIELDS},
+                      "modified_gmt": datetime.fromisoformat(modified) if modified else None, "raw": None})
+
+
+_DOC_FIELDS = tuple(name for name in WordPressEvent.__dataclass_fields__ if name != "raw")
+
 
 def normalise_event_name(name: str) -> str | None:
     """Canonical event for a companion event or WP Webhooks trigger name, else None."""
