@@ -10,9 +10,10 @@ entertainment although "seat" is comfort, and "Seat belt pretensioners" safety.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from app.text import fold
 
 CATEGORIES: tuple[str, ...] = ("safety", "entertainment", "comfort", "exterior")
 FALLBACK_CATEGORY = "comfort"
@@ -55,11 +56,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def normalize(text: str) -> str:
-    """Lower-case, strip accents and turn punctuation into single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain.casefold()).split())
+normalize = fold  # the feature lists' historical name for app.text.fold
 
 
 def _build_rules() -> list[tuple[re.Pattern[str], int, str]]:

@@ -20,7 +20,6 @@ import html
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -28,6 +27,7 @@ from html.parser import HTMLParser
 from typing import Any, Literal
 
 from app.listings.vehicle import Image
+from app.text import fold
 
 __all__ = [
     "KM_PER_MILE",
@@ -691,9 +691,9 @@ def canonical_condition(value: Any, *, field: str = "condition") -> str | None:
     text = parse_text(value, field=field)
     if text is None:
         return None
-    folded = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    folded = fold(text)
     if folded in {"new", "nuevo", "brand new"}:
         return "new"
-    if folded in {"used", "usado", "ocasion", "pre-owned", "preowned", "second hand", "second-hand"}:
+    if folded in {"used", "usado", "ocasion", "pre owned", "preowned", "second hand"}:
         return "used"
     return text

@@ -18,8 +18,6 @@ post data.
 from __future__ import annotations
 
 import dataclasses
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from app.listings import parsing
 from app.listings.parsing import ParseError, is_blank
 from app.listings.vehicle import Vehicle
 from app.messages import message_lines
+from app.text import fold
 
 __all__ = [
     "CARZLE_STATUS_RULE",
@@ -273,9 +272,7 @@ class MappingResult:
         return not self.errors
 
 
-def _status_key(value: Any) -> str:
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
-    return " ".join(re.split(r"[\s_\-]+", text.casefold())).strip()
+_status_key = fold
 
 
 # Carzle's FAQ: "add a custom carzle_status ACF dropdown on the car post type". It is

@@ -32,11 +32,11 @@ save, untrash          auto-draft, inherit                None
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Literal
 
 from app.listings.parsing import ParseError, parse_bool
 from app.listings.vehicle import DELETED
+from app.text import fold
 
 __all__ = [
     "DMS_SYSTEMS",
@@ -120,9 +120,7 @@ _AUTERIO = {
 }
 
 
-def _fold(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(plain.replace("_", " ").replace("-", " ").casefold().split())
+_fold = fold
 
 
 def decide_dms_status(system: Literal["auterio", "carslink"], value: Any) -> str:

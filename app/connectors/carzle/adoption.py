@@ -15,6 +15,7 @@ from app.connectors.carzle.mapping import as_int, clean_text
 from app.connectors.carzle.responses import listing_id
 from app.connectors.kinds import AdoptionMatch
 from app.listings.vehicle import Vehicle
+from app.text import fold
 
 
 def match_orphans(
@@ -74,4 +75,4 @@ def _title_key(title: Any, year: Any, price: Any) -> tuple[str, int, int] | None
     price_i = as_int(price, "price", problems)
     if not text or year_i is None or price_i is None:
         return None
-    return " ".join(text.casefold().split()), year_i, price_i
+    return fold(text), year_i, price_i
