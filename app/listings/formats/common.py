@@ -19,6 +19,8 @@ from marshmallow import (
     fields,
 )
 
+from app.messages import message_pairs
+
 EventName = Literal["save_post", "trash", "untrash", "delete"]
 EVENTS: tuple[str, ...] = ("save_post", "trash", "untrash", "delete")
 
@@ -78,32 +80,15 @@ def _empty_container(value: Any) -> bool:
     return value is None or value is False or value == [] or value == {} or value == ""
 
 
-def _flatten_messages(messages: Any, path: str = "") -> list[str]:
-    """Turn marshmallow's nested ``messages`` into readable one-line reasons."""
-    if isinstance(messages, Mapping):
-        out: list[str] = []
-        for key, sub in messages.items():
-            key_str = str(key)
-            child = key_str if not path else f"{path}.{key_str}"
-            if key_str == "_schema":
-                child = path
-            out.extend(_flatten_messages(sub, child))
-        return out
-    if isinstance(messages, (list, tuple)):
-        out = []
-        for item in messages:
-            out.extend(_flatten_messages(item, path))
-        return out
-    text = str(messages)
-    leaf = path.rsplit(".", 1)[-1] if path else ""
-    # Messages from the named DMS fields already say which field they are about.
-    if not path or (leaf and text.startswith(leaf + " ")):
-        return [text]
-    return [f"{path}: {text}"]
-
-
 def _reason(err: ValidationError) -> str:
-    return "; ".join(_flatten_messages(err.messages)) or "invalid"
+    """One readable line for a refused record (the path of a schema-level message is its parent's)."""
+    lines = []
+    for path, text in message_pairs(err.messages):
+        path = path.removesuffix("_schema").rstrip(".")
+        leaf = path.rsplit(".", 1)[-1]
+        # Messages from the named DMS fields already say which field they are about.
+        lines.append(text if not path or text.startswith(leaf + " ") else f"{path}: {text}")
+    return "; ".join(lines) or "invalid"
 
 
 # --- Fields ----------------------------------------------------------------------------------
