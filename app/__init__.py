@@ -74,6 +74,9 @@ def _migrations_dir():
 def _register_models() -> None:
     # Imported for their side effect of declaring tables on db.metadata.
     import app.auth.models  # noqa: F401
+
+    # Registers every connector, and the status overrides their packages contribute to mapping.
+    import app.connectors  # noqa: F401
     import app.listings.inbound_events  # noqa: F401
     import app.listings.models  # noqa: F401
     import app.media.models  # noqa: F401

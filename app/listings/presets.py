@@ -33,7 +33,7 @@ from app.messages import message_lines
 from app.text import fold
 
 __all__ = [
-    "CARZLE_STATUS_RULE",
+    "register_status_override",
     "FLAGS",
     "INVENTORY_PRESSER_CONFIG",
     "MAPPABLE_FIELDS",
@@ -275,22 +275,17 @@ class MappingResult:
 _status_key = fold
 
 
-# Carzle's FAQ: "add a custom carzle_status ACF dropdown on the car post type". It is
-# honoured by every preset, ahead of the preset's own rule, because it is the dealer's
-# explicit instruction for the marketplace. ACF also mirrors the value into post meta.
-CARZLE_STATUS_RULE = StatusRule(
-    sources=(Source("acf", "carzle_status"), Source("meta", "carzle_status")),
-    values={
-        "sold": "sold",
-        "reserved": "reserved",
-        "coming soon": "coming_soon",
-        "active": "none",
-        "none": "none",
-        "for sale": "none",
-        "available": "none",
-    },
-    label="carzle_status",
-)
+# A destination's own status field (Carzle's carzle_status ACF dropdown) is the dealer's
+# explicit instruction for the marketplaces: it is honoured ahead of every preset's rules.
+# The rule lives with its destination's package, which registers it here.
+_OVERRIDE_RULES: list[StatusRule] = []
+
+
+def register_status_override(rule: StatusRule) -> StatusRule:
+    if rule not in _OVERRIDE_RULES:
+        _OVERRIDE_RULES.append(rule)
+    return rule
+
 
 # ----------------------------------------------------------------------------- config schema
 
@@ -481,7 +476,7 @@ def preset_from_config(config: Mapping[str, Any]) -> Preset:
     loaded = _PresetConfigSchema().load(dict(config))
     fields_ = _FieldMapField().deserialize(_BASE_FIELDS)
     fields_.update(loaded["field_map"])
-    rules = [CARZLE_STATUS_RULE]
+    rules = []
     for rule in loaded["status"]:
         sources = rule["source"]
         rules.append(
@@ -760,7 +755,7 @@ def _resolve(
 def _flag(post: Any, preset: Preset) -> tuple[str | None, list[str]]:
     """First rule with a recognised value decides; unrecognised values only warn."""
     warnings: list[str] = []
-    for rule in preset.status_rules:
+    for rule in (*_OVERRIDE_RULES, *preset.status_rules):
         for source in rule.sources:
             raw_items = [_unwrap_choice(i, "value") for i in _fetch(post, source)]
             if not raw_items:
