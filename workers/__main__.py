@@ -70,6 +70,7 @@ def register_periodic_jobs(cron, settings) -> None:
 
     cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
     cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
+    cron.register(jobs.full_feeds, queue_name="low", cron=settings.full_feed_cron, name="full-feeds")
 
 
 def run_scheduler() -> int:

@@ -102,6 +102,22 @@ def send_batch(destination_id: int, queue_name: str = "push") -> dict:
 
 
 @job
+def send_full(destination_id: int) -> dict:
+    """Send a feed destination the dealer's whole stock (it removes what is not in it)."""
+    from app.sync import batches
+
+    return batches.send_full(destination_id)
+
+
+@job
+def full_feeds() -> dict[str, int]:
+    """Twice daily: a whole-stock feed to every destination that takes one."""
+    from app.sync import batches
+
+    return {"destinations": batches.enqueue_full_feeds()}
+
+
+@job
 def full_replace(site_id: str, present_ids: list[str]) -> dict:
     """Count cars missing from a DMS full feed; remove those past their grace."""
     from app.sync.feeds import apply_full_replace

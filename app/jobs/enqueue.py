@@ -25,6 +25,7 @@ from app.ops.logging import request_id_var
 SYNC_CAR = "workers.jobs.sync_car"
 PUSH_CAR = "workers.jobs.push"
 SEND_BATCH = "workers.jobs.send_batch"
+SEND_FULL = "workers.jobs.send_full"
 FULL_REPLACE = "workers.jobs.full_replace"
 RECONCILE_SITE = "workers.jobs.reconcile_site"
 INGEST_IMAGE = "workers.media_jobs.ingest_image"
@@ -120,6 +121,15 @@ def send_batch(
     if at is not None and at > time.time():
         return q.enqueue_at(datetime.fromtimestamp(at, UTC), SEND_BATCH, destination_id, queue_name, **kwargs)
     return q.enqueue(SEND_BATCH, destination_id, queue_name, **kwargs)
+
+
+def send_full(destination_id: int) -> Job:
+    """The dealer's whole stock to one feed destination; shares the batch jobs' one-at-a-time key."""
+    return queue(LOW).enqueue(
+        SEND_FULL, destination_id, job_timeout=1800, failure_ttl=FAILURE_TTL, retry=retry_policy(),
+        meta=job_meta(destination_id=destination_id), rate_limit=batch_limit(destination_id),
+        description=f"send the whole stock to destination {destination_id}",
+    )
 
 
 def run_now(job_id: str) -> bool:

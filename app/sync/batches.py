@@ -35,7 +35,7 @@ from typing import Any
 from rq import get_current_job
 from sqlalchemy import select
 
-from app.connectors.base import ConnectorError, FixInput, Reauthenticate, RetryAt, RetryLater
+from app.connectors.base import ConnectorError, ConnectorKind, FixInput, Reauthenticate, RetryAt, RetryLater
 from app.connectors.kinds import BatchResult, CarOutcome, FeedItem, FeedSink
 from app.extensions import db, redis_store
 from app.jobs import enqueue
@@ -143,6 +143,39 @@ def send_batch(destination_id: int, queue_name: str = PUSH) -> dict[str, Any]:
     return _Batch(dest, snapshot, breaker, queue_name).run()
 
 
+def send_full(destination_id: int) -> dict[str, Any]:
+    """The dealer's whole stock in one request (Carslink's ``full_replace``): the remote
+    removes whatever is not in it, and re-dates what is (Carslink expires listings not
+    refreshed in 24 hours). Pending changes of the cars it carries are acknowledged."""
+    dest = db.session.get(Destination, destination_id)
+    if dest is None or not dest.enabled or not dest.site.active:
+        return {"outcome": "skip"}
+    if not dest_service.connector_class(dest.marketplace).supports_full:
+        return {"outcome": "skip", "reason": "the destination takes no whole-stock feed"}
+    if dest.paused:
+        return {"outcome": "parked", "reason": dest.paused_reason}
+    breaker = Breaker(redis_store.client, dest.id)
+    if wait := breaker.wait_until():
+        enqueue.reschedule_current(wait, enqueue.SEND_FULL, destination_id, queue_name="low",
+                                   rate_limit=enqueue.batch_limit(destination_id))
+        return {"outcome": "breaker_open", "until": wait}
+    waiting = pending(dest.id)
+    car_ids = db.session.scalars(select(Car.id).where(Car.site_id == dest.site_id)).all()
+    # Generation 0 is never a pending car's (they start at 1): acknowledging it does nothing.
+    return _Batch(dest, {car_id: waiting.get(car_id, 0) for car_id in car_ids}, breaker, "low", full=True).run()
+
+
+def enqueue_full_feeds() -> int:
+    """A whole-stock job for every enabled feed destination that takes one."""
+    count = 0
+    for dest in db.session.scalars(select(Destination).where(Destination.enabled)):
+        cls = dest_service.connector_class(dest.marketplace)
+        if cls.kind is ConnectorKind.FEED and cls.supports_full and dest.site.active:
+            enqueue.send_full(dest.id)
+            count += 1
+    return count
+
+
 def _put_back(at: float, destination_id: int, queue_name: str) -> None:
     enqueue.reschedule_current(at, enqueue.SEND_BATCH, destination_id, queue_name,
                                queue_name=queue_name, rate_limit=enqueue.batch_limit(destination_id))
@@ -151,8 +184,11 @@ def _put_back(at: float, destination_id: int, queue_name: str) -> None:
 class _Batch:
     """One run of ``send_batch``: decide, send in chunks, record, acknowledge."""
 
-    def __init__(self, dest: Destination, snapshot: dict[int, int], breaker: Breaker, queue_name: str) -> None:
+    def __init__(self, dest: Destination, snapshot: dict[int, int], breaker: Breaker, queue_name: str,
+                 *, full: bool = False) -> None:
         self.dest, self.snapshot, self.breaker, self.queue_name = dest, snapshot, breaker, queue_name
+        self.full = full
+        self.omitted: list[tuple[Car, SyncStatus]] = []  # left out of a whole-stock feed
         self.connector: FeedSink = dest_service.build_connector(dest)  # type: ignore[assignment]
         ids = sorted(snapshot)
         self.cars = {car.id: car for car in db.session.scalars(select(Car).where(Car.id.in_(ids)))}
@@ -172,12 +208,17 @@ class _Batch:
         items, done = self._prepare()
         db.session.commit()
         _ack(self.dest.id, done)
-        cap = max(1, self.connector.batch_cap)
+        if self.full and not items:
+            # An empty whole-stock feed would remove every listing the dealer has.
+            log.warning("whole-stock feed not sent: no car to send", extra={"destination": self.dest.slug})
+            return {"outcome": "empty", **self.counts}
+        # A whole-stock feed is one request whatever its size: a second would replace the first.
+        cap = len(items) if self.full else max(1, self.connector.batch_cap)
         chunks = [items[i:i + cap] for i in range(0, len(items), cap)]
         for index, chunk in enumerate(chunks):
             unsent = [car for part in chunks[index:] for car, _ in part]
             try:
-                result = self.connector.send_batch([item for _, item in chunk])
+                result = self.connector.send_batch([item for _, item in chunk], full=self.full)
             except RetryAt as exc:
                 self._unsent(unsent, SyncStatus.WAITING, exc)
                 _put_back(clamp_reset(exc.at, time.time()), self.dest.id, self.queue_name)
@@ -199,8 +240,16 @@ class _Batch:
             self.breaker.success()
             self.counts["requests"] += 1
             self._record(chunk, result)
+        for car, status in self.omitted:  # the whole-stock feed removed them remotely
+            self._settle(car, self.state(car), status)
+        db.session.commit()
         failed = self.counts["failed"]
-        if failed:
+        if failed and self.full:
+            # The feed went; its failed cars follow in the next partial batch.
+            for car_id in (s.car_id for s in self.states.values() if s.status == self.failed_status):
+                redis_store.client.hincrby(pending_key(self.dest.id), str(car_id), 1)
+            schedule(self.dest)
+        elif failed:
             raise RetryLater(f"{self.connector.name}: {failed} car(s) of the batch failed; retrying those")
         return {"outcome": "sent", **self.counts}
 
@@ -217,7 +266,10 @@ class _Batch:
                 continue
             state = self.state(car)
             listed = state.last_synced_at is not None and state.status != SyncStatus.DELETED
-            if car.status is None or (car.status == ListingStatus.INACTIVE and not listed):
+            if self.full and (car.status is None or car.status in (ListingStatus.INACTIVE, ListingStatus.DELETED)):
+                gone = SyncStatus.DELETED if car.status == ListingStatus.DELETED else SyncStatus.NOT_LISTED
+                self.omitted.append((car, gone))
+            elif car.status is None or (car.status == ListingStatus.INACTIVE and not listed):
                 self._settle(car, state, SyncStatus.NOT_LISTED)
             elif car.status == ListingStatus.DELETED and not listed:
                 self._settle(car, state, SyncStatus.DELETED)

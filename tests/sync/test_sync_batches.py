@@ -153,3 +153,44 @@ def test_a_listed_car_that_is_trashed_goes_as_a_removal(app, client, feed_site, 
     send_now(app)
     assert sink.batches[-1]["vehicles"] == [{"ref": "101", "removed": True}]
     assert feed_state(client, "101")["status"] == "deleted"
+
+
+def run_full(app) -> None:
+    from app.sync import batches
+
+    with app.app_context():
+        assert batches.enqueue_full_feeds() == 1
+    drain(app, timeout=60)
+
+
+def test_the_whole_stock_goes_in_one_full_request_whatever_the_cap(app, client, feed_site, sink, monkeypatch):
+    monkeypatch.setattr(LoopbackFeed, "batch_cap", 2)
+    monkeypatch.setattr(LoopbackFeed, "supports_full", True)
+    for post_id in (101, 102, 103, 104):
+        send(client, post_id)
+    send_now(app)
+    sink.batches.clear()
+    send(client, 103, event="trash")  # sold in the meantime, and still pending
+    send(client, 105, status="draft")  # never published
+    drain(app, timeout=60, scheduled=False)
+
+    run_full(app)
+    (full,) = [b for b in sink.batches if b["full"]]
+    assert sorted(v["ref"] for v in full["vehicles"]) == ["101", "102", "104"]
+    assert feed_state(client, "103")["status"] == "deleted"  # removed by its absence
+    assert feed_state(client, "105")["status"] == "not_listed"
+
+
+def test_an_empty_stock_never_sends_a_full_feed(app, client, feed_site, sink, monkeypatch):
+    monkeypatch.setattr(LoopbackFeed, "supports_full", True)
+    send(client, 101, status="draft")
+    drain(app, timeout=60, scheduled=False)
+    run_full(app)
+    assert [b for b in sink.batches if b["full"]] == []
+
+
+def test_destinations_without_a_full_feed_get_none(app, client, feed_site, sink):
+    from app.sync import batches
+
+    with app.app_context():
+        assert batches.enqueue_full_feeds() == 0
