@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from rq.job import Dependency, Job, JobStatus
 from rq.rate_limit import RateLimit
 
 from app.extensions import db
-from app.jobs.queues import DEFAULT, IMAGES, LOW, PUSH, queue
+from app.jobs.queues import DEFAULT, HIGH, IMAGES, LOW, PUSH, queue
 from app.listings.models import Car
 from app.ops.logging import request_id_var
 
@@ -69,6 +70,49 @@ def push_limit(car_id: int, destination_id: int) -> RateLimit:
     return RateLimit(f"push:{car_id}:{destination_id}", 1)
 
 
+def waiting_push_key(car_id: int, destination_id: int) -> str:
+    return f"fc:push-waiting:{car_id}:{destination_id}"
+
+
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+WAITING_TTL = 7 * 86400  # a marker outliving its job is found stale and replaced
+
+
+def waiting_push(car_id: int, destination_id: int) -> Job | None:
+    """The push of this car to this destination that has not started yet, if there is one."""
+    connection = queue(PUSH).connection
+    job_id = connection.get(waiting_push_key(car_id, destination_id))
+    if not job_id:
+        return None
+    try:
+        job = Job.fetch(job_id.decode(), connection=connection)
+    except NoSuchJobError:
+        return None
+    return job if job.get_status() in WAITING else None
+
+
+def claim_waiting(car_id: int, destination_id: int, job_id: str) -> bool:
+    """Make ``job_id`` the car's one waiting push unless another push already waits; a push
+    reads the car's latest state when it runs, so one waiting push carries every change."""
+    connection = queue(PUSH).connection
+    key = waiting_push_key(car_id, destination_id)
+    if connection.set(key, job_id, nx=True, ex=WAITING_TTL):
+        return True
+    if waiting_push(car_id, destination_id) is not None:
+        return False
+    connection.set(key, job_id, ex=WAITING_TTL)  # the marked job ran or is gone: stale
+    return True
+
+
+def release_waiting(car_id: int, destination_id: int, job_id: str) -> None:
+    """Called as a push starts: changes committed from now on need a push of their own."""
+    connection = queue(PUSH).connection
+    key = waiting_push_key(car_id, destination_id)
+    # Compare and delete in one step, so a newer push's claim is never dropped.
+    connection.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                    1, key, job_id)
+
+
 def push(
     car_id: int,
     destination_id: int,
@@ -77,10 +121,20 @@ def push(
     run_id: int | None = None,
     at: float | None = None,
     depends_on: Dependency | None = None,
-) -> Job:
-    """Make one destination match one car, now or at epoch second ``at``."""
+) -> Job | None:
+    """Make one destination match one car, now or at epoch second ``at``. None when a push of
+    the car to that destination is already waiting: that one will send the latest state."""
+    job_id = f"push-{car_id}-{destination_id}-{uuid.uuid4().hex[:12]}"
+    if depends_on is not None or queue_name == HIGH:
+        # New photos: the waiting push would not wait for them, so this one does. Sync Now: a
+        # dealer is watching, so it goes ahead of a push waiting in a busier queue. Either way
+        # this push is the one later syncs find.
+        queue(PUSH).connection.set(waiting_push_key(car_id, destination_id), job_id, ex=WAITING_TTL)
+    elif not claim_waiting(car_id, destination_id, job_id):
+        return None
     car = db.session.get(Car, car_id)
     kwargs: dict[str, Any] = dict(
+        job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
         retry=retry_policy(),
@@ -151,7 +205,20 @@ def run_now(job_id: str) -> bool:
     return True
 
 
-def reschedule_current(at: float, func: str, *args: Any, queue_name: str, rate_limit: RateLimit | None = None) -> None:
+def reschedule_push(at: float, car_id: int, destination_id: int, run_id: int | None, queue_name: str) -> bool:
+    """Put a push back for time ``at``, unless another push of the car already waits (it will
+    send the latest state). True when this push was put back."""
+    job_id = f"push-{car_id}-{destination_id}-{uuid.uuid4().hex[:12]}"
+    if not claim_waiting(car_id, destination_id, job_id):
+        return False
+    reschedule_current(at, PUSH_CAR, car_id, destination_id, run_id, queue_name, queue_name=queue_name,
+                       rate_limit=push_limit(car_id, destination_id), job_id=job_id)
+    return True
+
+
+def reschedule_current(
+    at: float, func: str, *args: Any, queue_name: str, rate_limit: RateLimit | None = None, job_id: str | None = None
+) -> None:
     """Put the running job's work back for time ``at`` without spending a retry attempt.
 
     The new job keeps the retries this one had left and its one-at-a-time rate limit."""
@@ -164,6 +231,7 @@ def reschedule_current(at: float, func: str, *args: Any, queue_name: str, rate_l
         datetime.fromtimestamp(at + random.uniform(0, 0.25), UTC),
         func,
         *args,
+        job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
         retry=retry,

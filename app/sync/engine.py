@@ -119,13 +119,15 @@ def deliver(car_id: int, dest: Destination, *, queue_name: str = PUSH, run_id: i
             depends_on: Dependency | None = None) -> str | None:
     """Queue one car for one destination the way its kind takes cars: a push job of its own
     for a listing API, a place in the next batch for a feed. Lead and source destinations
-    take no cars. Returns the push's job id, or "batch:<destination>"."""
+    take no cars. Returns the push's job id, "waiting:…" when a push of the car already
+    waits, or "batch:<destination>"."""
     kind = dest_service.connector_class(dest.marketplace).kind
     if kind is ConnectorKind.FEED:
         batches.mark(dest, car_id, now=queue_name == HIGH)  # Sync Now: the dealer is waiting
         return f"batch:{dest.id}"
     if kind is ConnectorKind.LISTING:
-        return enqueue.push(car_id, dest.id, queue_name=queue_name, run_id=run_id, depends_on=depends_on).id
+        job = enqueue.push(car_id, dest.id, queue_name=queue_name, run_id=run_id, depends_on=depends_on)
+        return job.id if job else f"waiting:{car_id}:{dest.id}"  # the push already waiting sends it
     return None
 
 
@@ -167,6 +169,9 @@ def get_state(car: Car, dest: Destination) -> SyncState:
 
 
 def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = PUSH) -> dict[str, Any]:
+    job = get_current_job()
+    if job is not None:
+        enqueue.release_waiting(car_id, destination_id, job.id)
     car = db.session.get(Car, car_id)
     dest = db.session.get(Destination, destination_id)
     if car is None or dest is None or not dest.enabled or not dest.site.active:
@@ -177,8 +182,7 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
     breaker = Breaker(redis_store.client, dest.id)
     wait = breaker.wait_until()
     if wait:
-        enqueue.reschedule_current(wait, enqueue.PUSH_CAR, car_id, destination_id, run_id, queue_name,
-                                   queue_name=queue_name, rate_limit=enqueue.push_limit(car_id, destination_id))
+        enqueue.reschedule_push(wait, car_id, destination_id, run_id, queue_name)
         return {"outcome": "breaker_open", "until": wait}
     return _push(car, dest, breaker, run_id, queue_name)
 
@@ -206,8 +210,8 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         db.session.commit()
         now = time.time()
         at = clamp_reset(exc.at, now)
-        enqueue.reschedule_current(at, enqueue.PUSH_CAR, car.id, dest.id, run_id, queue_name,
-                                   queue_name=queue_name, rate_limit=enqueue.push_limit(car.id, dest.id))
+        if not enqueue.reschedule_push(at, car.id, dest.id, run_id, queue_name):
+            return {"outcome": "superseded", "at": at}  # the push already waiting sends it
         return {"outcome": "rescheduled", "at": at}
     except RetryLater as exc:
         job = get_current_job()
@@ -217,6 +221,9 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         if opened:
             log.warning("circuit opened", extra={"destination": dest.slug, "until": opened})
         db.session.commit()
+        if not final and job is not None and not enqueue.claim_waiting(car.id, dest.id, job.id):
+            # A newer push already waits and will send the latest state: this retry would be a twin.
+            return {"outcome": "superseded", "error": exc.message}
         raise
     except Reauthenticate as exc:
         _fail(car, dest, state, run_id, exc, SyncStatus.PAUSED)
