@@ -48,14 +48,22 @@ def job_meta(**extra: Any) -> dict[str, Any]:
     return {"request_id": request_id_var.get(), **{k: v for k, v in extra.items() if v is not None}}
 
 
-def car_sync(site_id: str, car_ref: str, *, queue_name: str = DEFAULT, run_id: int | None = None) -> Job:
-    """Apply a car's pending events, then fan out its pushes."""
+def car_sync(site_id: str, car_ref: str, *, queue_name: str = DEFAULT, run_id: int | None = None) -> Job | None:
+    """Apply a car's pending events, then fan out its pushes. None when a sync of the car is
+    already waiting (it reads every pending event when it runs); Sync Now always goes."""
+    job_id = f"sync-{uuid.uuid4().hex}"
+    key = waiting_sync_key(site_id, car_ref)
+    if queue_name == HIGH:
+        queue(PUSH).connection.set(key, job_id, ex=WAITING_TTL)
+    elif not claim_waiting(key, job_id):
+        return None
     return queue(queue_name).enqueue(
         SYNC_CAR,
         site_id,
         car_ref,
         run_id,
         queue_name,
+        job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
         retry=retry_policy(),
@@ -74,14 +82,18 @@ def waiting_push_key(car_id: int, destination_id: int) -> str:
     return f"fc:push-waiting:{car_id}:{destination_id}"
 
 
+def waiting_sync_key(site_id: str, car_ref: str) -> str:
+    return f"fc:sync-waiting:{site_id}:{car_ref}"
+
+
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 WAITING_TTL = 7 * 86400  # a marker outliving its job is found stale and replaced
 
 
-def waiting_push(car_id: int, destination_id: int) -> Job | None:
-    """The push of this car to this destination that has not started yet, if there is one."""
+def waiting_job(key: str) -> Job | None:
+    """The job a waiting-marker names, if it has not started yet."""
     connection = queue(PUSH).connection
-    job_id = connection.get(waiting_push_key(car_id, destination_id))
+    job_id = connection.get(key)
     if not job_id:
         return None
     try:
@@ -91,26 +103,24 @@ def waiting_push(car_id: int, destination_id: int) -> Job | None:
     return job if job.get_status() in WAITING else None
 
 
-def claim_waiting(car_id: int, destination_id: int, job_id: str) -> bool:
-    """Make ``job_id`` the car's one waiting push unless another push already waits; a push
-    reads the car's latest state when it runs, so one waiting push carries every change."""
+def claim_waiting(key: str, job_id: str) -> bool:
+    """Make ``job_id`` the one waiting job of ``key`` unless another one already waits. Syncs
+    and pushes read the car's latest state when they run, so one waiting job does for all."""
     connection = queue(PUSH).connection
-    key = waiting_push_key(car_id, destination_id)
     if connection.set(key, job_id, nx=True, ex=WAITING_TTL):
         return True
-    if waiting_push(car_id, destination_id) is not None:
+    if waiting_job(key) is not None:
         return False
     connection.set(key, job_id, ex=WAITING_TTL)  # the marked job ran or is gone: stale
     return True
 
 
-def release_waiting(car_id: int, destination_id: int, job_id: str) -> None:
-    """Called as a push starts: changes committed from now on need a push of their own."""
-    connection = queue(PUSH).connection
-    key = waiting_push_key(car_id, destination_id)
-    # Compare and delete in one step, so a newer push's claim is never dropped.
-    connection.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                    1, key, job_id)
+def release_waiting(key: str, job_id: str) -> None:
+    """Called as the job starts: changes committed from now on need a job of their own."""
+    # Compare and delete in one step, so a newer job's claim is never dropped.
+    queue(PUSH).connection.eval(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, job_id
+    )
 
 
 def push(
@@ -125,12 +135,13 @@ def push(
     """Make one destination match one car, now or at epoch second ``at``. None when a push of
     the car to that destination is already waiting: that one will send the latest state."""
     job_id = f"push-{car_id}-{destination_id}-{uuid.uuid4().hex[:12]}"
+    key = waiting_push_key(car_id, destination_id)
     if depends_on is not None or queue_name == HIGH:
         # New photos: the waiting push would not wait for them, so this one does. Sync Now: a
         # dealer is watching, so it goes ahead of a push waiting in a busier queue. Either way
         # this push is the one later syncs find.
-        queue(PUSH).connection.set(waiting_push_key(car_id, destination_id), job_id, ex=WAITING_TTL)
-    elif not claim_waiting(car_id, destination_id, job_id):
+        queue(PUSH).connection.set(key, job_id, ex=WAITING_TTL)
+    elif not claim_waiting(key, job_id):
         return None
     car = db.session.get(Car, car_id)
     kwargs: dict[str, Any] = dict(
@@ -209,7 +220,7 @@ def reschedule_push(at: float, car_id: int, destination_id: int, run_id: int | N
     """Put a push back for time ``at``, unless another push of the car already waits (it will
     send the latest state). True when this push was put back."""
     job_id = f"push-{car_id}-{destination_id}-{uuid.uuid4().hex[:12]}"
-    if not claim_waiting(car_id, destination_id, job_id):
+    if not claim_waiting(waiting_push_key(car_id, destination_id), job_id):
         return False
     reschedule_current(at, PUSH_CAR, car_id, destination_id, run_id, queue_name, queue_name=queue_name,
                        rate_limit=push_limit(car_id, destination_id), job_id=job_id)

@@ -26,11 +26,11 @@ import redis
 
 DUE = "fc:debounce:due"
 WINDOW = "fc:debounce:window"  # member -> window start
-# A leased car whose sync job vanished (flusher died before enqueueing, job failed for good) is
-# due again after this. Short, so such a car waits ~1.5 min rather than 10; a job still queued
-# past it gets a twin, which is harmless: jobs of one car run one at a time and each applies
-# only the events it read (``ack`` with a marker), so the twin finds nothing or the newer ones.
-LEASE_SECONDS = 90
+# A leased car whose sync job vanished (Redis or the flusher died between the lease and the
+# enqueue, the job failed for good) is due again after this: seconds, not minutes. A sync job
+# still waiting in a long queue gets no twin when the lease lapses: ``enqueue.car_sync`` finds
+# the waiting one (one waiting sync per car) and the lease is simply taken again.
+LEASE_SECONDS = 15
 
 
 def member(site_id: str, car_ref: str) -> str:

@@ -75,6 +75,9 @@ def debouncer() -> Debouncer:
 
 
 def sync_car(site_id: str, car_ref: str, run_id: int | None = None, queue_name: str = DEFAULT) -> dict[str, Any]:
+    job = get_current_job()
+    if job is not None:
+        enqueue.release_waiting(enqueue.waiting_sync_key(site_id, car_ref), job.id)
     site = db.session.get(Site, site_id)
     if site is None:
         return {"outcome": "skip", "reason": f"no site {site_id!r}"}
@@ -171,7 +174,7 @@ def get_state(car: Car, dest: Destination) -> SyncState:
 def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name: str = PUSH) -> dict[str, Any]:
     job = get_current_job()
     if job is not None:
-        enqueue.release_waiting(car_id, destination_id, job.id)
+        enqueue.release_waiting(enqueue.waiting_push_key(car_id, destination_id), job.id)
     car = db.session.get(Car, car_id)
     dest = db.session.get(Destination, destination_id)
     if car is None or dest is None or not dest.enabled or not dest.site.active:
@@ -221,7 +224,8 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         if opened:
             log.warning("circuit opened", extra={"destination": dest.slug, "until": opened})
         db.session.commit()
-        if not final and job is not None and not enqueue.claim_waiting(car.id, dest.id, job.id):
+        if not final and job is not None and not enqueue.claim_waiting(enqueue.waiting_push_key(car.id, dest.id),
+                                                                       job.id):
             # A newer push already waits and will send the latest state: this retry would be a twin.
             return {"outcome": "superseded", "error": exc.message}
         raise

@@ -90,12 +90,53 @@ class DelayedJobs:
 
 
 def sweep_abandoned(connection: Redis, queues: Iterable[str], now: float | None = None) -> None:
-    """Requeue (or fail, with no retries left) jobs whose worker's heartbeat lapsed."""
+    """Requeue (or fail, with no retries left) jobs whose worker's heartbeat lapsed, then free
+    the one-at-a-time slots they held.
+
+    A requeued job's own slot still names it, so when its retry comes due RQ parks it behind
+    itself; RQ frees such slots only in its 10-minute maintenance pass. Freeing them here, in
+    the same 5 s sweep, is what lets a car whose worker died converge in seconds."""
     from rq import Queue
+    from rq.rate_limit import RateLimitRegistry
     from rq.registry import StartedJobRegistry
 
     for name in queues:
         StartedJobRegistry(queue=Queue(name, connection=connection)).cleanup(timestamp=now)
+        requeue_stranded(Queue(name, connection=connection))
+    for registry in RateLimitRegistry.all(connection):
+        registry.cleanup()
+
+
+STRANDED_AFTER = 10.0  # seconds a dequeued job may take to show up as started
+
+
+def requeue_stranded(queue) -> int:
+    """Put back jobs a worker took off the queue but never started (Redis or the worker died
+    in between): RQ leaves them in the queue's intermediate list and acts only in its
+    10-minute maintenance pass, as a failure. They never ran, so they go back on the queue."""
+    from rq.intermediate_queue import IntermediateQueue
+
+    intermediate = IntermediateQueue(queue.key, connection=queue.connection)
+    requeued = 0
+    for job_id in intermediate.get_job_ids():
+        if job_id in queue.started_job_registry:
+            continue
+        job = queue.fetch_job(job_id)
+        if job is None:
+            intermediate.remove(job_id)
+            continue
+        seen = f"fc:stranded:{job_id}"
+        if queue.connection.set(seen, 1, nx=True, ex=3600):
+            continue  # first sighting: a worker may be registering it this very moment
+        ttl = queue.connection.ttl(seen)
+        if ttl > 3600 - STRANDED_AFTER:
+            continue
+        intermediate.remove(job_id)
+        queue.connection.delete(seen)
+        queue.enqueue_job(job)
+        requeued += 1
+        log.warning("requeued a job stranded between dequeue and start", extra={"job": job_id})
+    return requeued
 
 
 def start_threads(app: Flask, connection: Redis, stop: threading.Event) -> tuple[list[threading.Thread], DelayedJobs]:

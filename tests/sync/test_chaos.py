@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from rq import Queue
+from rq.rate_limit import RateLimitRegistry
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from app.jobs.queues import QUEUES
@@ -117,6 +118,8 @@ def work_left(connection) -> dict[str, int]:
         counts[name] = queue.count
         counts[f"{name}:scheduled"] = ScheduledJobRegistry(queue=queue).count
         counts[f"{name}:started"] = StartedJobRegistry(queue=queue).count
+    # Jobs parked behind a one-at-a-time slot are work too (a leaked slot would strand them).
+    counts["rate_limited"] = sum(r.get_rate_limited_job_count() for r in RateLimitRegistry.all(connection))
     return {key: value for key, value in counts.items() if value}
 
 
@@ -134,7 +137,10 @@ def assert_converged(client, carzle, connection, post_ids: list[int]) -> None:
         assert [d["status"] for d in car["destinations"]] == ["synced"], car
     failed = {name: FailedJobRegistry(queue=Queue(name, connection=connection)).count for name in QUEUES}
     assert not any(failed.values()), failed
-    assert not work_left(connection)
+    # A rerun of a job whose worker died may still be on its way (a 1 s retry): it must drain
+    # and change nothing.
+    wait_for(lambda: idle(connection), 30, "the last jobs drained", lambda: work_left(connection))
+    assert len(carzle.carzle.listings(SHOWROOM)) == len(post_ids)
 
 
 def _statuses(client, post_ids: list[int]) -> dict:
@@ -149,9 +155,13 @@ def all_listed(carzle, count: int) -> bool:
     return len(carzle.carzle.listings(SHOWROOM)) >= count
 
 
-@pytest.mark.xfail(strict=False, reason="known gap, reported on issue 14: after the SIGKILL one car in "
-                   "twelve can stay 'pending' with no job left for it (a sync whose push enqueue or "
-                   "ack met the outage); delayed jobs themselves resume within seconds")
+def converged(client, carzle, connection, post_ids: list[int]) -> bool:
+    """Every car listed and synced with no work left. Statuses are part of it: a job moving
+    between RQ's registries (popped, not yet started) looks idle for an instant."""
+    return (all_listed(carzle, len(post_ids)) and idle(connection)
+            and all(status == [("synced", None)] for status in _statuses(client, post_ids).values()))
+
+
 def test_redis_killed_and_restarted_while_pushes_wait_for_a_rate_window(
         app, client, limited, redis_client, aof_redis, processes):
     processes("worker")
@@ -168,14 +178,11 @@ def test_redis_killed_and_restarted_while_pushes_wait_for_a_rate_window(
     aof_redis.process.wait()
     time.sleep(2)  # down long enough for every process to hit connection errors
     aof_redis.start()
-    wait_for(lambda: all_listed(limited, len(cars)) and idle(redis_client), 45, "every car listed after Redis returned",
+    wait_for(lambda: converged(client, limited, redis_client, cars), 45, "every car listed after Redis returned",
              lambda: (len(limited.carzle.listings(SHOWROOM)), work_left(redis_client), _statuses(client, cars)))
     assert_converged(client, limited, redis_client, cars)
 
 
-@pytest.mark.xfail(strict=False, reason="known gap, reported on issue 14: every car is listed once and "
-                   "the queues drain within ~25 s of the last kill, but a car whose POST landed "
-                   "while its worker died can keep a non-synced status (no rerun recorded it)")
 def test_worker_killed_mid_post_three_times(app, client, limited, redis_client, processes):
     limited.registry.update_config({"latency_ms": 1500})
     processes("scheduler")
@@ -196,7 +203,8 @@ def test_worker_killed_mid_post_three_times(app, client, limited, redis_client, 
     limited.registry.update_config({"latency_ms": 0})
     processes("worker")
     # Heartbeat TTL (20 s) + sweep (5 s) + a 1 s retry backoff: well inside the 2-minute goal.
-    wait_for(lambda: all_listed(limited, len(cars)) and idle(redis_client), 55, "every car after the last kill")
+    wait_for(lambda: converged(client, limited, redis_client, cars), 55, "every car after the last kill",
+             lambda: (len(limited.carzle.listings(SHOWROOM)), work_left(redis_client), _statuses(client, cars)))
     assert_converged(client, limited, redis_client, cars)
 
 
@@ -208,7 +216,8 @@ def test_sustained_backlog_lists_every_car_once(app, client, limited, redis_clie
         for post_id in cars:
             send(client, post_id, price=f"${20000 + round_ * 100 + post_id}")
         time.sleep(0.5)
-    wait_for(lambda: all_listed(limited, len(cars)) and idle(redis_client), 55, "the backlog drained")
+    wait_for(lambda: converged(client, limited, redis_client, cars), 55, "the backlog drained",
+             lambda: (len(limited.carzle.listings(SHOWROOM)), work_left(redis_client), _statuses(client, cars)))
     assert_converged(client, limited, redis_client, cars)
     for listing in limited.carzle.listings(SHOWROOM):  # the latest state won
         post_id = int(listing["externalRef"].rsplit("STK", 1)[-1])
@@ -233,6 +242,6 @@ def test_malformed_bodies_between_good_ones_change_nothing(app, client, limited,
         response = client.post("/hooks/wordpress/demo", data=bad, headers=standard_headers(bad))
         assert response.status_code == 400, response.get_data()[:200]
         send(client, post_id)
-    wait_for(lambda: all_listed(limited, len(cars)) and idle(redis_client), 45, "the good cars synced",
+    wait_for(lambda: converged(client, limited, redis_client, cars), 45, "the good cars synced",
              lambda: work_left(redis_client))
     assert_converged(client, limited, redis_client, cars)
