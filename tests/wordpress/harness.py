@@ -150,6 +150,7 @@ define('WP_AUTO_UPDATE_CORE', false);
 define('DISALLOW_FILE_MODS', true);  // never reach out for updates or translations
 define('WP_HTTP_BLOCK_EXTERNAL', true);  // loopback only: Forecourt and cron are on 127.0.0.1
 define('FS_METHOD', 'direct');
+define('WP_DEFAULT_THEME', 'forecourt-test');  // Debian ships no theme (they are Recommends)
 define('WP_DEBUG', true);
 define('WP_DEBUG_LOG', '{root}/debug.log');
 define('WP_DEBUG_DISPLAY', false);
@@ -210,6 +211,27 @@ add_filter('http_allowed_safe_ports', function ($ports, $host, $url) {
     $port = parse_url($url, PHP_URL_PORT);
     return ($host === '127.0.0.1' && $port) ? array_merge($ports, [(int) $port]) : $ports;
 }, 10, 3);
+"""
+
+# Debian's wordpress package ships no theme (wordpress-theme-* are only Recommends), and
+# without one wp-admin dies with "The theme directory ... does not exist". A minimal classic
+# theme renders car pages, so the enquiry shortcode can be tried from the front end.
+THEME_STYLE = """/*
+Theme Name: Forecourt Test
+Description: The smallest classic theme, for the real-WordPress suite.
+Version: 1.0
+*/
+"""
+
+THEME_INDEX = """<!DOCTYPE html>
+<html <?php language_attributes(); ?>><head><meta charset="<?php bloginfo('charset'); ?>"><?php wp_head(); ?></head>
+<body <?php body_class(); ?>><?php wp_body_open(); ?>
+<main id="main">
+<?php while (have_posts()) { the_post(); ?>
+<article id="post-<?php the_ID(); ?>" <?php post_class(); ?>><h1><?php the_title(); ?></h1>
+<div class="entry-content"><?php the_content(); ?></div></article>
+<?php } ?>
+</main><?php wp_footer(); ?></body></html>
 """
 
 INSTALL_PHP = """<?php
@@ -292,6 +314,10 @@ def build_site(root: Path, db: Database, port: int, *, extra_config: str = "") -
     (content / "uploads").mkdir(exist_ok=True)
     (content / "mu-plugins").mkdir(exist_ok=True)
     (content / "mu-plugins" / "forecourt-test-cars.php").write_text(CARS_MU_PLUGIN)
+    theme = content / "themes" / "forecourt-test"
+    theme.mkdir(parents=True, exist_ok=True)
+    (theme / "style.css").write_text(THEME_STYLE)
+    (theme / "index.php").write_text(THEME_INDEX)
     plugins = content / "plugins"
     if PLUGIN_DIR.exists():
         (plugins / "forecourt").symlink_to(PLUGIN_DIR, target_is_directory=True)
