@@ -128,7 +128,8 @@ def plugin(wordpress) -> harness.WordPress:
     if not main.exists():
         pytest.fail(f"The Forecourt WordPress plugin is missing: {main} (issue 13, wordpress/forecourt/).",
                     pytrace=False)
-    out = wordpress.php("$r = activate_plugin('forecourt/forecourt.php');"
+    out = wordpress.php("require_once ABSPATH . 'wp-admin/includes/plugin.php';"
+                        " $r = activate_plugin('forecourt/forecourt.php');"
                         " echo is_wp_error($r) ? 'ERROR ' . $r->get_error_message() : 'OK';")
     assert out.strip().endswith("OK"), out
     return wordpress
