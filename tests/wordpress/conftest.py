@@ -144,3 +144,12 @@ def configured_plugin(plugin, browser, forecourt_port):
     screens.configure_plugin(browser, plugin, url=f"http://127.0.0.1:{forecourt_port}", site_id=live.SITE_ID,
                              secret=live.SECRET, api_key=live.API_KEY, post_types=["inventory_vehicle"])
     return plugin
+
+
+@pytest.fixture
+def wp(configured_plugin):
+    """The configured site, its outbox emptied of what earlier tests left waiting: those cars
+    belong to a Forecourt (and a Carzle sandbox) that each test starts afresh."""
+    configured_plugin.php("global $wpdb; $wpdb->query(\"UPDATE {$wpdb->prefix}forecourt_outbox "
+                          "SET status = 'discarded' WHERE status = 'pending'\");")
+    return configured_plugin

@@ -79,10 +79,13 @@ class Forecourt_Payload {
 		$fields['ID']          = (int) $post->ID;
 		$fields['post_parent'] = (int) $post->post_parent;
 		$fields['post_author'] = (int) $post->post_author;
-		foreach ( array( 'post_date_gmt', 'post_modified_gmt' ) as $date ) {
-			if ( '0000-00-00 00:00:00' === $fields[ $date ] ) {
-				$fields[ $date ] = null;
-			}
+		// A new draft has no GMT dates yet (WordPress copies the zero post_date_gmt), but
+		// Forecourt orders a car's events by modified time: derive it from the local time.
+		if ( '0000-00-00 00:00:00' === $fields['post_modified_gmt'] || ! $fields['post_modified_gmt'] ) {
+			$fields['post_modified_gmt'] = '0000-00-00 00:00:00' === $post->post_modified ? null : get_gmt_from_date( $post->post_modified );
+		}
+		if ( '0000-00-00 00:00:00' === $fields['post_date_gmt'] ) {
+			$fields['post_date_gmt'] = null;
 		}
 		return $fields;
 	}
