@@ -60,17 +60,8 @@ def wordpress_prerequisites() -> None:
 @pytest.fixture(scope="session")
 def wordpress(wordpress_prerequisites, tmp_path_factory) -> Iterator[harness.WordPress]:
     """An installed WordPress on http://127.0.0.1:<port>, with an admin and an application password."""
-    harness.ensure_mariadb()
-    db = harness.Database.create()
-    try:
-        port = harness.free_port()
-        root = harness.build_site(tmp_path_factory.mktemp("wordpress") / "site", db, port)
-        site = harness.WordPress(root=root, url=f"http://127.0.0.1:{port}", db=db)
-        with harness.serve(site, port):
-            harness.install(site)
-            yield site
-    finally:
-        db.drop()
+    with harness.running_site(tmp_path_factory.mktemp("wordpress")) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")

@@ -147,7 +147,7 @@ define('WP_SITEURL', '{url}');
 define('WP_ENVIRONMENT_TYPE', 'local');  // application passwords over plain HTTP on loopback
 define('AUTOMATIC_UPDATER_DISABLED', true);
 define('WP_AUTO_UPDATE_CORE', false);
-define('DISALLOW_FILE_MODS', true);  // never reach out for updates or translations
+define('DISALLOW_FILE_MODS', {disallow_file_mods});  // no updates; uploads only where a test installs a zip
 define('WP_HTTP_BLOCK_EXTERNAL', true);  // loopback only: Forecourt and cron are on 127.0.0.1
 define('FS_METHOD', 'direct');
 define('WP_DEFAULT_THEME', 'forecourt-test');  // Debian ships no theme (they are Recommends)
@@ -303,7 +303,8 @@ class WordPress:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def build_site(root: Path, db: Database, port: int, *, extra_config: str = "") -> Path:
+def build_site(root: Path, db: Database, port: int, *, extra_config: str = "", with_plugin: bool = True,
+               file_mods: bool = False) -> Path:
     """Copy WordPress (a copy, not symlinks: PHP resolves __FILE__ through them and would load
     Debian's /etc/wordpress configuration) and write this session's configuration."""
     shutil.copytree(WORDPRESS_SRC, root, symlinks=True, ignore=shutil.ignore_patterns("wp-config.php"))
@@ -319,14 +320,14 @@ def build_site(root: Path, db: Database, port: int, *, extra_config: str = "") -
     (theme / "style.css").write_text(THEME_STYLE)
     (theme / "index.php").write_text(THEME_INDEX)
     plugins = content / "plugins"
-    if PLUGIN_DIR.exists():
+    if with_plugin and PLUGIN_DIR.exists():
         (plugins / "forecourt").symlink_to(PLUGIN_DIR, target_is_directory=True)
     salt_keys = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
                  "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
     keys = "[" + ", ".join(f"'{k}'" for k in salt_keys) + "]"
     (root / "wp-config.php").write_text(WP_CONFIG.format(
         db=db, socket=MARIADB_SOCKET, url=f"http://127.0.0.1:{port}", root=root, extra=extra_config,
-        keys=keys, salt=secrets.token_hex(24)))
+        keys=keys, salt=secrets.token_hex(24), disallow_file_mods="false" if file_mods else "true"))
     (root / "router.php").write_text(ROUTER)
     return root
 
@@ -407,3 +408,20 @@ def login(driver, site: WordPress) -> None:
     driver.find_element(By.ID, "user_pass").send_keys(ADMIN_PASSWORD)
     driver.find_element(By.ID, "wp-submit").click()
     WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.ID, "wpadminbar")))
+
+
+@contextmanager
+def running_site(parent: Path, **build: object) -> Iterator[WordPress]:
+    """A whole site (its own database, copy, port and install), torn down afterwards.
+    ``build`` goes to ``build_site`` (extra_config, with_plugin, file_mods)."""
+    ensure_mariadb()
+    db = Database.create()
+    try:
+        port = free_port()
+        root = build_site(parent / "site", db, port, **build)
+        site = WordPress(root=root, url=f"http://127.0.0.1:{port}", db=db)
+        with serve(site, port):
+            install(site)
+            yield site
+    finally:
+        db.drop()

@@ -1,7 +1,6 @@
 <?php
 /**
  * Plugin Name:       Forecourt
- * Plugin URI:        https://github.com/forecourt/forecourt
  * Description:       Sends your car listings to Forecourt, which keeps them in sync on the marketplaces (Carzle and others). Sync Now, a Marketplaces column and an enquiry form.
  * Version:           1.0.0
  * Requires at least: 6.0
