@@ -72,28 +72,36 @@
 			});
 	}
 
-	function badge(dest) {
+	// One destination's state. The title holds everything (message, field errors, photo
+	// problems); in the column a short reason is shown under any state but synced/removed.
+	function badge(dest, withReason) {
 		var span = el('span', 'forecourt-status forecourt-status-' + String(dest.status).replace(/[^a-z0-9_-]/gi, ''));
 		span.setAttribute('data-marketplace', dest.marketplace);
 		span.appendChild(el('strong', '', dest.name + ': '));
 		span.appendChild(document.createTextNode(dest.label));
-		var title = dest.message || '';
-		if (dest.fields && Object.keys(dest.fields).length) {
-			title += (title ? ' ' : '') + Object.keys(dest.fields).map(function (k) {
-				return k + ': ' + dest.fields[k];
-			}).join('; ');
+		var details = [];
+		if (dest.message) {
+			details.push(dest.message);
 		}
-		if (title) {
-			span.setAttribute('title', title);
-			if (dest.status !== 'synced' && dest.status !== 'deleted') {
-				span.appendChild(el('span', 'forecourt-status-reason', title));
+		if (dest.fields) {
+			Object.keys(dest.fields).forEach(function (k) {
+				details.push(k + ': ' + dest.fields[k]);
+			});
+		}
+		(dest.warnings || []).forEach(function (w) {
+			details.push(w);
+		});
+		if (details.length) {
+			span.setAttribute('title', details.join('\n'));
+			if (withReason && dest.status !== 'synced' && dest.status !== 'deleted') {
+				span.appendChild(el('span', 'forecourt-status-reason', details[0]));
 			}
 		}
 		return span;
 	}
 
 	function isMoving(entry) {
-		return (entry.destinations || []).some(function (d) {
+		return !!entry.settling || (entry.destinations || []).some(function (d) {
 			return MOVING.indexOf(d.status) !== -1;
 		});
 	}
@@ -101,7 +109,7 @@
 	function renderCell(cell, entry) {
 		cell.textContent = '';
 		(entry.destinations || []).forEach(function (dest) {
-			cell.appendChild(badge(dest));
+			cell.appendChild(badge(dest, true));
 		});
 		if (entry.stale) {
 			cell.appendChild(el('span', 'forecourt-stale', i18n.stale));
@@ -123,7 +131,7 @@
 		box.textContent = '';
 		(entry.destinations || []).forEach(function (dest) {
 			var section = el('div', 'forecourt-destination');
-			section.appendChild(badge(dest));
+			section.appendChild(badge(dest, false));
 			if (dest.message) {
 				section.appendChild(el('p', 'forecourt-message', dest.message));
 			}

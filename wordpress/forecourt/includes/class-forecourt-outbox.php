@@ -494,6 +494,25 @@ class Forecourt_Outbox {
 	}
 
 	/**
+	 * Cars a change was delivered for in the last $seconds: Forecourt may still be working on it.
+	 *
+	 * @param int[] $post_ids Posts.
+	 * @param int   $seconds  Window.
+	 * @return int[]
+	 */
+	public function recently_sent( $post_ids, $seconds = 120 ) {
+		global $wpdb;
+		$post_ids = array_values( array_filter( array_map( 'absint', (array) $post_ids ) ) );
+		if ( ! $post_ids ) {
+			return array();
+		}
+		$table = self::table();
+		// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- ids are absint'd.
+		$ids = $wpdb->get_col( $wpdb->prepare( "SELECT DISTINCT post_id FROM {$table} WHERE status = 'sent' AND event <> 'lead' AND sent_at > %s AND post_id IN (" . implode( ',', $post_ids ) . ')', gmdate( 'Y-m-d H:i:s', time() - (int) $seconds ) ) );
+		return array_map( 'intval', $ids );
+	}
+
+	/**
 	 * "The outbox is backing up": more than 50 waiting changes, or the oldest 15 minutes old.
 	 */
 	public function backlog_notice() {

@@ -186,18 +186,22 @@ class Forecourt_Status {
 				Forecourt_Client::error_message( $response )
 			);
 		} else {
+			$recent = $this->outbox->recently_sent( $ids );
 			foreach ( $response['json']['cars'] as $car ) {
 				$ref = isset( $car['carRef'] ) ? absint( $car['carRef'] ) : 0;
 				if ( ! $ref || ! in_array( $ref, $ids, true ) ) {
 					continue;
 				}
 				$entry = $this->normalise( $car, $ref );
-				$out[ $ref ] = $entry;
-				$moving = false;
+				// Settling: a sync is under way, or a change went to Forecourt moments ago and
+				// may not be applied yet. Cached briefly, and the screens keep polling.
+				$settling = in_array( $ref, $recent, true );
 				foreach ( $entry['destinations'] as $dest ) {
-					$moving = $moving || in_array( $dest['status'], self::TRANSITIONAL, true );
+					$settling = $settling || in_array( $dest['status'], self::TRANSITIONAL, true );
 				}
-				set_transient( 'forecourt_status_' . $ref, $entry, $moving ? self::TTL_MOVING : self::TTL );
+				$entry['settling'] = $settling;
+				$out[ $ref ]       = $entry;
+				set_transient( 'forecourt_status_' . $ref, $entry, $settling ? self::TTL_MOVING : self::TTL );
 				$this->remember( $ref, $entry );
 			}
 		}
@@ -208,9 +212,10 @@ class Forecourt_Status {
 			$last = get_post_meta( $id, self::LAST_KNOWN, true );
 			$last = is_string( $last ) ? json_decode( $last, true ) : null;
 			if ( is_array( $last ) && isset( $last['destinations'] ) ) {
-				$last['stale']   = true;
-				$last['problem'] = $error;
-				$out[ $id ]      = $last;
+				$last['stale']    = true;
+				$last['settling'] = false;
+				$last['problem']  = $error;
+				$out[ $id ]       = $last;
 			} else {
 				$out[ $id ] = $this->placeholder( 'unreachable', __( 'Unknown', 'forecourt' ), $error );
 			}
