@@ -343,6 +343,8 @@ def install(site: WordPress) -> None:
     import json
 
     site.app_password = json.loads(result.stdout[result.stdout.index("{"):])["app_password"]
+    # Pretty links for the cars' post type (registered on init, after the install wrote its rules).
+    site.php("flush_rewrite_rules(false);")
 
 
 @contextmanager
