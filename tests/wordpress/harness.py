@@ -353,10 +353,12 @@ def serve(site: WordPress, port: int, timeout: float = 30.0) -> Iterator[WordPre
     plugin's own REST calls) do not wait on the single request that made them."""
     env = {**os.environ, "PHP_CLI_SERVER_WORKERS": "4"}
     log = (site.root / "php-server.log").open("wb")
+    # Its own process group: php -S forks the workers, and they outlive a master that is only
+    # sent SIGTERM; the whole group is stopped below.
     site.process = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", "-t", str(site.root),
                                      str(site.root / "router.php")],
                                     cwd=site.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -370,12 +372,29 @@ def serve(site: WordPress, port: int, timeout: float = 30.0) -> Iterator[WordPre
                 time.sleep(0.1)
         yield site
     finally:
-        site.process.terminate()
-        try:
-            site.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            site.process.kill()
+        _stop_group(site.process)
         log.close()
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (master and workers), SIGKILL if it lingers."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)  # anyone of the group left?
+            except ProcessLookupError:
+                process.wait(timeout=5)
+                return
+            process.poll()
+            time.sleep(0.05)
+    process.poll()
 
 
 # --- Chromium ----------------------------------------------------------------------------------
