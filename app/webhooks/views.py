@@ -75,6 +75,10 @@ def wordpress(site_id: str):
     dedupe_id = (verified.delivery_id if verified.family == "standard"
                  else f"{verified.body_sha256}:{hint or ''}")
     data, _ = _json_body(body)
+    if verified.family == "standard" and _is_ping(data):
+        # The companion plugin's "Test connection": the signature is what is being tested, so
+        # only a verified Standard Webhooks ping is answered; nothing is queued or recorded.
+        return jsonify(status="pong", siteId=site.id, deliveryId=verified.delivery_id), 200
     event = load_wordpress_event(data, event_hint=hint)
     ignored = is_ignorable(event, site.car_post_types)
     if ignored:
@@ -96,6 +100,11 @@ def wordpress(site_id: str):
     # The hot path's answer is three fixed keys: json.dumps directly skips jsonify's provider.
     body = json.dumps({"status": outcome, "carRef": event.post_id, "deliveryId": verified.delivery_id})
     return current_app.response_class(body, status=status, mimetype="application/json")
+
+
+def _is_ping(data: Any) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("event"), str)
+            and data["event"].strip().lower() == "ping")
 
 
 def _record_ignored(site_id: str, delivery_id: str, family: str, event: str, car_ref: str, reason: str) -> None:

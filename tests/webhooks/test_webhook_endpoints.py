@@ -286,3 +286,26 @@ def test_redis_down_spools_to_disk_then_drains(tmp_path, database_url, app, site
             assert inbound.drain_spool() == 0
     finally:
         server.close()
+
+
+def test_the_companion_plugins_signed_ping_is_answered_with_the_site(client, site, redis_client):
+    body = encode({"event": "ping", "site_url": "https://dealer.example"})
+    response = client.post(URL, data=body, headers=standard_headers(body))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "pong" and response.get_json()["siteId"] == "demo"
+    assert redis_client.zcard(DUE) == 0
+
+
+@pytest.mark.parametrize("sign", [
+    lambda body: standard_headers(body, secret="whsec_" + "A" * 32),
+    lambda body: {"Content-Type": "application/json"},
+])
+def test_a_ping_without_a_valid_signature_is_refused(client, site, sign):
+    body = encode({"event": "ping"})
+    assert client.post(URL, data=body, headers=sign(body)).status_code == 401
+
+
+def test_a_ping_from_another_sender_family_is_not_a_ping(client, site, redis_client):
+    body = encode({"event": "ping"})
+    response = client.post(URL, data=body, headers=woocommerce_headers(body))
+    assert response.status_code == 422

@@ -60,17 +60,8 @@ def wordpress_prerequisites() -> None:
 @pytest.fixture(scope="session")
 def wordpress(wordpress_prerequisites, tmp_path_factory) -> Iterator[harness.WordPress]:
     """An installed WordPress on http://127.0.0.1:<port>, with an admin and an application password."""
-    harness.ensure_mariadb()
-    db = harness.Database.create()
-    try:
-        port = harness.free_port()
-        root = harness.build_site(tmp_path_factory.mktemp("wordpress") / "site", db, port)
-        site = harness.WordPress(root=root, url=f"http://127.0.0.1:{port}", db=db)
-        with harness.serve(site, port):
-            harness.install(site)
-            yield site
-    finally:
-        db.drop()
+    with harness.running_site(tmp_path_factory.mktemp("wordpress")) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +119,8 @@ def plugin(wordpress) -> harness.WordPress:
     if not main.exists():
         pytest.fail(f"The Forecourt WordPress plugin is missing: {main} (issue 13, wordpress/forecourt/).",
                     pytrace=False)
-    out = wordpress.php("$r = activate_plugin('forecourt/forecourt.php');"
+    out = wordpress.php("require_once ABSPATH . 'wp-admin/includes/plugin.php';"
+                        " $r = activate_plugin('forecourt/forecourt.php');"
                         " echo is_wp_error($r) ? 'ERROR ' . $r->get_error_message() : 'OK';")
     assert out.strip().endswith("OK"), out
     return wordpress
@@ -143,3 +135,12 @@ def configured_plugin(plugin, browser, forecourt_port):
     screens.configure_plugin(browser, plugin, url=f"http://127.0.0.1:{forecourt_port}", site_id=live.SITE_ID,
                              secret=live.SECRET, api_key=live.API_KEY, post_types=["inventory_vehicle"])
     return plugin
+
+
+@pytest.fixture
+def wp(configured_plugin):
+    """The configured site, its outbox emptied of what earlier tests left waiting: those cars
+    belong to a Forecourt (and a Carzle sandbox) that each test starts afresh."""
+    configured_plugin.php("global $wpdb; $wpdb->query(\"UPDATE {$wpdb->prefix}forecourt_outbox "
+                          "SET status = 'discarded' WHERE status = 'pending'\");")
+    return configured_plugin

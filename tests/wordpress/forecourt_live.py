@@ -13,7 +13,7 @@ from tests.support.jobs import drain
 
 SITE_ID = "wp"
 SECRET = "whsec_Zm9yZWNvdXJ0LXdvcmRwcmVzcy1zdWl0ZS1zZWNyZXQ="
-API_KEY = "fc_wordpress_suite_key_0123456789abcdef"
+API_KEY = "fck_wordpress_suite_key_0123456789abcdef"  # keys start with fck_ (app.auth.keys)
 SHOWROOM = "demo-motors"
 
 

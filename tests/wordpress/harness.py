@@ -147,9 +147,10 @@ define('WP_SITEURL', '{url}');
 define('WP_ENVIRONMENT_TYPE', 'local');  // application passwords over plain HTTP on loopback
 define('AUTOMATIC_UPDATER_DISABLED', true);
 define('WP_AUTO_UPDATE_CORE', false);
-define('DISALLOW_FILE_MODS', true);  // never reach out for updates or translations
+define('DISALLOW_FILE_MODS', {disallow_file_mods});  // no updates; uploads only where a test installs a zip
 define('WP_HTTP_BLOCK_EXTERNAL', true);  // loopback only: Forecourt and cron are on 127.0.0.1
 define('FS_METHOD', 'direct');
+define('WP_DEFAULT_THEME', 'forecourt-test');  // Debian ships no theme (they are Recommends)
 define('WP_DEBUG', true);
 define('WP_DEBUG_LOG', '{root}/debug.log');
 define('WP_DEBUG_DISPLAY', false);
@@ -210,6 +211,27 @@ add_filter('http_allowed_safe_ports', function ($ports, $host, $url) {
     $port = parse_url($url, PHP_URL_PORT);
     return ($host === '127.0.0.1' && $port) ? array_merge($ports, [(int) $port]) : $ports;
 }, 10, 3);
+"""
+
+# Debian's wordpress package ships no theme (wordpress-theme-* are only Recommends), and
+# without one wp-admin dies with "The theme directory ... does not exist". A minimal classic
+# theme renders car pages, so the enquiry shortcode can be tried from the front end.
+THEME_STYLE = """/*
+Theme Name: Forecourt Test
+Description: The smallest classic theme, for the real-WordPress suite.
+Version: 1.0
+*/
+"""
+
+THEME_INDEX = """<!DOCTYPE html>
+<html <?php language_attributes(); ?>><head><meta charset="<?php bloginfo('charset'); ?>"><?php wp_head(); ?></head>
+<body <?php body_class(); ?>><?php wp_body_open(); ?>
+<main id="main">
+<?php while (have_posts()) { the_post(); ?>
+<article id="post-<?php the_ID(); ?>" <?php post_class(); ?>><h1><?php the_title(); ?></h1>
+<div class="entry-content"><?php the_content(); ?></div></article>
+<?php } ?>
+</main><?php wp_footer(); ?></body></html>
 """
 
 INSTALL_PHP = """<?php
@@ -281,7 +303,8 @@ class WordPress:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def build_site(root: Path, db: Database, port: int, *, extra_config: str = "") -> Path:
+def build_site(root: Path, db: Database, port: int, *, extra_config: str = "", with_plugin: bool = True,
+               file_mods: bool = False) -> Path:
     """Copy WordPress (a copy, not symlinks: PHP resolves __FILE__ through them and would load
     Debian's /etc/wordpress configuration) and write this session's configuration."""
     shutil.copytree(WORDPRESS_SRC, root, symlinks=True, ignore=shutil.ignore_patterns("wp-config.php"))
@@ -292,15 +315,19 @@ def build_site(root: Path, db: Database, port: int, *, extra_config: str = "") -
     (content / "uploads").mkdir(exist_ok=True)
     (content / "mu-plugins").mkdir(exist_ok=True)
     (content / "mu-plugins" / "forecourt-test-cars.php").write_text(CARS_MU_PLUGIN)
+    theme = content / "themes" / "forecourt-test"
+    theme.mkdir(parents=True, exist_ok=True)
+    (theme / "style.css").write_text(THEME_STYLE)
+    (theme / "index.php").write_text(THEME_INDEX)
     plugins = content / "plugins"
-    if PLUGIN_DIR.exists():
+    if with_plugin and PLUGIN_DIR.exists():
         (plugins / "forecourt").symlink_to(PLUGIN_DIR, target_is_directory=True)
     salt_keys = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
                  "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
     keys = "[" + ", ".join(f"'{k}'" for k in salt_keys) + "]"
     (root / "wp-config.php").write_text(WP_CONFIG.format(
         db=db, socket=MARIADB_SOCKET, url=f"http://127.0.0.1:{port}", root=root, extra=extra_config,
-        keys=keys, salt=secrets.token_hex(24)))
+        keys=keys, salt=secrets.token_hex(24), disallow_file_mods="false" if file_mods else "true"))
     (root / "router.php").write_text(ROUTER)
     return root
 
@@ -316,6 +343,8 @@ def install(site: WordPress) -> None:
     import json
 
     site.app_password = json.loads(result.stdout[result.stdout.index("{"):])["app_password"]
+    # Pretty links for the cars' post type (registered on init, after the install wrote its rules).
+    site.php("flush_rewrite_rules(false);")
 
 
 @contextmanager
@@ -324,10 +353,12 @@ def serve(site: WordPress, port: int, timeout: float = 30.0) -> Iterator[WordPre
     plugin's own REST calls) do not wait on the single request that made them."""
     env = {**os.environ, "PHP_CLI_SERVER_WORKERS": "4"}
     log = (site.root / "php-server.log").open("wb")
+    # Its own process group: php -S forks the workers, and they outlive a master that is only
+    # sent SIGTERM; the whole group is stopped below.
     site.process = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", "-t", str(site.root),
                                      str(site.root / "router.php")],
                                     cwd=site.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -341,12 +372,29 @@ def serve(site: WordPress, port: int, timeout: float = 30.0) -> Iterator[WordPre
                 time.sleep(0.1)
         yield site
     finally:
-        site.process.terminate()
-        try:
-            site.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            site.process.kill()
+        _stop_group(site.process)
         log.close()
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (master and workers), SIGKILL if it lingers."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)  # anyone of the group left?
+            except ProcessLookupError:
+                process.wait(timeout=5)
+                return
+            process.poll()
+            time.sleep(0.05)
+    process.poll()
 
 
 # --- Chromium ----------------------------------------------------------------------------------
@@ -381,3 +429,20 @@ def login(driver, site: WordPress) -> None:
     driver.find_element(By.ID, "user_pass").send_keys(ADMIN_PASSWORD)
     driver.find_element(By.ID, "wp-submit").click()
     WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.ID, "wpadminbar")))
+
+
+@contextmanager
+def running_site(parent: Path, **build: object) -> Iterator[WordPress]:
+    """A whole site (its own database, copy, port and install), torn down afterwards.
+    ``build`` goes to ``build_site`` (extra_config, with_plugin, file_mods)."""
+    ensure_mariadb()
+    db = Database.create()
+    try:
+        port = free_port()
+        root = build_site(parent / "site", db, port, **build)
+        site = WordPress(root=root, url=f"http://127.0.0.1:{port}", db=db)
+        with serve(site, port):
+            install(site)
+            yield site
+    finally:
+        db.drop()

@@ -14,7 +14,10 @@ WAIT = 60
 
 
 def _wait(driver, condition):
-    return WebDriverWait(driver, WAIT).until(condition)
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    # The plugin's script re-renders states while a car is on its way: re-query, don't fail.
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _click(driver, element) -> None:
@@ -80,7 +83,7 @@ def trash(driver, site: WordPress, post_id: int) -> None:
 def marketplace_states(driver, site: WordPress, post_id: int, *, status: str = "all",
                        want: str | None = None) -> dict[str, str]:
     """{marketplace: state} from the car list's Marketplaces column once the page's own
-    refresh has run; with ``want``, waits until Carzle shows that state."""
+    refresh has run; with ``want``, waits until a destination shows that state."""
     driver.get(f"{site.url}/wp-admin/edit.php?post_type=inventory_vehicle&post_status={status}")
     cell = f"#post-{post_id} td.column-forecourt_marketplaces"
     _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, cell)))
@@ -95,5 +98,52 @@ def marketplace_states(driver, site: WordPress, post_id: int, *, status: str = "
         return found
 
     if want is not None:
-        _wait(driver, lambda d: states(d).get("carzle") == want)
+        _wait(driver, lambda d: want in states(d).values())
     return states(driver)
+
+
+def meta_box(driver, site: WordPress, post_id: int, *, want: str | None = None) -> dict:
+    """The edit screen's Marketplaces box once its refresh has run: each destination's state,
+    message, field errors, photo problems and listing link or id."""
+    driver.get(f"{site.url}/wp-admin/post.php?post={post_id}&action=edit")
+    box = _wait(driver, ec.presence_of_element_located((By.ID, "forecourt-marketplaces")))
+
+    def classes(d) -> list[list[str]]:
+        return [span.get_attribute("class").split() for span in
+                d.find_elements(By.CSS_SELECTOR, "#forecourt-marketplaces .forecourt-destination .forecourt-status")]
+
+    if want is None:
+        _wait(driver, classes)
+    else:
+        _wait(driver, lambda d: any(f"forecourt-status-{want}" in c for c in classes(d)))
+    found = {}
+    for section in box.find_elements(By.CSS_SELECTOR, ".forecourt-destination"):
+        badge = section.find_element(By.CSS_SELECTOR, ".forecourt-status")
+        problems = {}
+        for group in section.find_elements(By.CSS_SELECTOR, ".forecourt-problems"):
+            title = group.find_element(By.CSS_SELECTOR, ".forecourt-problems-title").text
+            problems[title] = [li.text for li in group.find_elements(By.TAG_NAME, "li")]
+        links = section.find_elements(By.CSS_SELECTOR, "a.forecourt-listing-link")
+        ids = section.find_elements(By.CSS_SELECTOR, ".forecourt-remote-id")
+        messages = section.find_elements(By.CSS_SELECTOR, ".forecourt-message")
+        found[badge.get_attribute("data-marketplace")] = {
+            "state": next(c.removeprefix("forecourt-status-") for c in badge.get_attribute("class").split()
+                          if c.startswith("forecourt-status-")),
+            "text": badge.text,
+            "message": messages[0].text if messages else "",
+            "problems": problems,
+            "link": links[0].get_attribute("href") if links else None,
+            "listing_id": ids[0].text if ids else None,
+        }
+    return found
+
+
+def bulk_sync_now(driver, site: WordPress, post_ids: list[int]) -> str:
+    driver.get(f"{site.url}/wp-admin/edit.php?post_type=inventory_vehicle")
+    for post_id in post_ids:
+        _click(driver, _wait(driver, ec.presence_of_element_located((By.ID, f"cb-select-{post_id}"))))
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "bulk-action-selector-top")).select_by_value("forecourt_sync_now")
+    _click(driver, driver.find_element(By.ID, "doaction"))
+    return _wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, ".notice.forecourt-synced"))).text
