@@ -481,8 +481,9 @@ class Forecourt_Outbox {
 			return array();
 		}
 		$table = self::table();
-		// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- ids are absint'd.
-		$rows = $wpdb->get_results( "SELECT post_id, COUNT(*) AS n, MAX(last_error) AS error FROM {$table} WHERE status = 'pending' AND event <> 'lead' AND post_id IN (" . implode( ',', $post_ids ) . ') GROUP BY post_id' );
+		$placeholders = implode( ',', array_fill( 0, count( $post_ids ), '%d' ) );
+		// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- the table name is ours; every id is a placeholder.
+		$rows = $wpdb->get_results( $wpdb->prepare( "SELECT post_id, COUNT(*) AS n, MAX(last_error) AS error FROM {$table} WHERE status = 'pending' AND event <> 'lead' AND post_id IN ({$placeholders}) GROUP BY post_id", $post_ids ) );
 		$out  = array();
 		foreach ( $rows as $row ) {
 			$out[ (int) $row->post_id ] = array(
