@@ -47,6 +47,7 @@ from bench.soak.probe import (
     pending,
     queue_counts,
     sandbox_listings,
+    stuck_rate_limits,
 )
 from bench.soak.sender import Sender
 
@@ -121,7 +122,8 @@ def wait_converged(stack: Stack, site: SiteSpec, expected: dict[int, int], *, si
             log(f"  +{now:.0f}s: listed {check['listed']}/{len(expected)}, stale {check['stale']}, "
                 f"dup {check['duplicated']}; pending {left}")
         time.sleep(0.5)
-    return {"listed_after": listed_at, "idle_after": idle_at, "check": check, "left": left}
+    stuck = [] if idle_at is not None else stuck_rate_limits(client)
+    return {"listed_after": listed_at, "idle_after": idle_at, "check": check, "left": left, "stuck": stuck}
 
 
 # --------------------------------------------------------------------------- scenario a
@@ -246,8 +248,7 @@ def fmt(value: float | None) -> str:
 
 def report(results: dict[str, Any]) -> None:
     print()
-    print("bench/recovery — time to converge after a Redis kill and after worker kills")
-    print(f"machine: {machine_summary()}")
+    print(f"bench/recovery — machine: {machine_summary()}")
     if "redis" in results:
         r = results["redis"]
         check = r["check"]
@@ -271,6 +272,9 @@ def report(results: dict[str, Any]) -> None:
               f"{check.get('duplicated')}, wrong price {check.get('stale')} {check.get('examples')}; left {r['left']}")
         print(f"  Forecourt API statuses: {r['api_statuses']}; failed jobs "
               f"{ {k: v for k, v in r['failed_jobs'].items() if v} or 0}")
+        for item in r["stuck"]:
+            print(f"  stuck: RQ RateLimit {item['key']!r} holds {item['held']} job(s) back; its slot is taken by "
+                  f"{item['slots'] or 'nothing'}")
     if "worker" in results:
         r = results["worker"]
         check = r["check"]
@@ -286,9 +290,28 @@ def report(results: dict[str, Any]) -> None:
         print(f"  duplicates {check.get('duplicated')}, missing {check.get('missing')}, wrong price "
               f"{check.get('stale')} "
               f"{check.get('examples')}; left {r['left']}")
+        for item in r["stuck"]:
+            print(f"  stuck: RQ RateLimit {item['key']!r} holds {item['held']} job(s) back; its slot is taken by "
+                  f"{item['slots'] or 'nothing'}")
         print(f"  sandbox calls {r['sandbox_methods']} answers {r['sandbox_status_codes']}")
         print(f"  Forecourt API statuses: {r['api_statuses']}; failed jobs "
               f"{ {k: v for k, v in r['failed_jobs'].items() if v} or 0}")
+
+
+def summary(results: dict[str, list[dict[str, Any]]]) -> None:
+    goals = {"redis": ("listed_after", REDIS_GOAL), "worker": ("idle_after", WORKER_GOAL)}
+    print()
+    for scenario, runs in results.items():
+        key, goal = goals[scenario]
+        figures = [r[key] for r in runs]
+        shown = ", ".join(fmt(f) for f in figures)
+        met = sum(1 for f in figures if f is not None and f <= goal)
+        dups = sum(int(r["check"].get("duplicated") or 0) for r in runs)
+        lost = sum(int(r["check"].get("missing") or 0) for r in runs)
+        worst = None if any(f is None for f in figures) else max(figures)
+        ratio = f"{worst / goal:.2f}" if worst is not None else "n/a (a run never converged)"
+        print(f"summary {scenario}: {shown}; worst ÷ {goal:.0f} s goal = {ratio}; goal met in {met}/{len(runs)} "
+              f"runs; cars missing at the end {lost}, duplicates {dups}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,16 +326,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--down", type=float, default=5.0, help="seconds Redis stays down")
     p.add_argument("--worker-cars", type=int, default=10, help="cars in the worker scenario")
     p.add_argument("--latency-ms", type=float, default=1500.0, help="sandbox latency while workers are killed")
-    p.add_argument("--timeout", type=float, default=600.0, help="give up waiting for convergence after this")
+    p.add_argument("--timeout", type=float, default=300.0, help="give up waiting for convergence after this")
+    p.add_argument("--repeat", type=int, default=1, help="run each scenario this many times")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
-    results: dict[str, Any] = {}
-    if args.only in (None, "redis"):
-        results["redis"] = run_redis(args)
-    if args.only in (None, "worker"):
-        results["worker"] = run_worker(args)
-    report(results)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.repeat):
+        if args.only in (None, "redis"):
+            results.setdefault("redis", []).append(run_redis(args))
+        if args.only in (None, "worker"):
+            results.setdefault("worker", []).append(run_worker(args))
+    for runs in results.values():
+        for r in runs:
+            report({r["scenario"]: r})
+    summary(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     return 0

@@ -275,3 +275,27 @@ def keyspace(client, *, sample_per_group: int = 30) -> dict[str, dict[str, int]]
         mean = sum(sizes) / len(sizes) if sizes else 0
         out[group] = {"keys": count, "approx_bytes": int(mean * count)}
     return out
+
+
+def stuck_rate_limits(client, *, limit: int = 10) -> list[dict[str, Any]]:
+    """RQ RateLimit keys that hold jobs back, with what occupies their slots: the job ids in
+    ``allowed`` and each one's status (``no job hash`` when the job is gone). A slot held by a
+    job that is neither queued nor running never frees itself."""
+    from rq.job import Job
+    from rq.rate_limit import RateLimitRegistry
+
+    out = []
+    for key in _rate_limit_keys(client):
+        registry = RateLimitRegistry(key, client)
+        held = client.zcard(registry.rate_limited_key)
+        if not held:
+            continue
+        allowed = [i.decode() for i in client.zrange(registry.allowed_key, 0, -1)]
+        slots = {}
+        for job_id in allowed:
+            status = client.hget(Job.key_for(job_id), "status")
+            slots[job_id] = status.decode() if status else "no job hash"
+        out.append({"key": key, "held": held, "slots": slots})
+        if len(out) >= limit:
+            break
+    return out
