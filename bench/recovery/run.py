@@ -150,7 +150,7 @@ def run_redis(args: argparse.Namespace) -> dict[str, Any]:
         while True:
             listed = len([x for x in sandbox_listings(stack.sandbox_root, site.showroom) if not x.get("deletedAt")])
             waiting = queue_counts(client).get("push:sched", 0)
-            if listed >= 1 and waiting > 0:
+            if listed >= 1 and waiting > 0 and sender.sent >= args.kill_after:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError("no push ever waited for a window; lower --writes or raise --cars")
@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=8.0, help="webhooks/s in the Redis scenario")
     p.add_argument("--window", type=float, default=5.0, help="rate window in the Redis scenario, s")
     p.add_argument("--writes", type=int, default=10, help="writes per window in the Redis scenario")
+    p.add_argument("--kill-after", type=int, default=0,
+                   help="also wait for this many webhooks sent before the kill (later = more sync jobs in flight)")
     p.add_argument("--down", type=float, default=5.0, help="seconds Redis stays down")
     p.add_argument("--worker-cars", type=int, default=10, help="cars in the worker scenario")
     p.add_argument("--latency-ms", type=float, default=1500.0, help="sandbox latency while workers are killed")

@@ -121,7 +121,7 @@ class Sampler:
 
 def fmt_table(samples: list[dict[str, Any]], roles: list[str]) -> str:
     head = (["t s", "phase"] + [f"{r} MB" for r in roles]
-            + ["used_mem MB", "keys", "push q/sch/held", "default q/sch", "low q/sch", "due",
+            + ["used_mem MB", "keys", "push q/sch/held", "sync q/sch/held", "low q/sch", "due",
                "wait/car max", "cars waiting", "pushes waiting", "sent", "listed", "failed"])
     rows = [head]
     for s in samples:
@@ -131,7 +131,7 @@ def fmt_table(samples: list[dict[str, Any]], roles: list[str]) -> str:
             *(f"{s[f'rss:{r}'] / MB:.1f}" for r in roles),
             f"{s['used_memory'] / MB:.1f}", str(s["keys"]),
             f"{q.get('push', 0)}/{q.get('push:sched', 0)}/{q.get('held:push', 0)}",
-            f"{q.get('default', 0)}/{q.get('default:sched', 0)}",
+            f"{q.get('default', 0)}/{q.get('default:sched', 0)}/{q.get('held:car', 0)}",
             f"{q.get('low', 0)}/{q.get('low:sched', 0)}",
             str(q.get("due", 0)),
             str(s["waiting"]["max_per_car"]), str(s["waiting"]["cars"]), str(s["waiting"]["total"]),
@@ -193,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--senders", type=int, default=4, help="sender threads (keep-alive connections)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database, AOF)")
     p.add_argument("--json", metavar="FILE", help="write every figure and sample here")
+    p.add_argument("--report", metavar="FILE", help="print the report of an earlier run's --json file; run nothing")
     args = p.parse_args(argv)
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        report(saved, saved["samples"], argparse.Namespace(**{**vars(args), **saved["args"]}))
+        return 0
 
     sites = make_sites(args.dealers, window=args.window, writes=args.writes, reads=args.reads, prefix="soak")
     work = [(sites[i % len(sites)], 1000 + i) for i in range(args.cars)]
@@ -299,7 +304,8 @@ def report(result: dict[str, Any], samples: list[dict[str, Any]], args: argparse
     print()
     print(fmt_table(samples, roles))
     print("(MB = resident memory summed over each process tree; push q/sch/held = push jobs queued / in the "
-          "scheduled registry / held by their RateLimit; wait/car = most push jobs waiting for one car)")
+          "scheduled registry / held by their RateLimit; sync = the same for "
+          "sync_car jobs (default queue); wait/car = most push jobs waiting for one car)")
     if result["sampler_errors"]:
         print(f"sampler errors: {result['sampler_errors'][:5]}")
     print()
