@@ -168,7 +168,12 @@ def batch_limit(destination_id: int) -> RateLimit:
 
 
 def send_batch(
-    destination_id: int, *, at: float | None = None, queue_name: str = PUSH, job_id: str | None = None
+    destination_id: int,
+    *,
+    site_id: str | None = None,
+    at: float | None = None,
+    queue_name: str = PUSH,
+    job_id: str | None = None,
 ) -> Job:
     """Send a feed destination's gathered changes, at epoch second ``at`` (its window's end).
 
@@ -178,7 +183,8 @@ def send_batch(
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
         retry=retry_policy(),
-        meta=job_meta(destination_id=destination_id),
+        # site_id: a failed batch is listed and replayed with the site's other failed jobs.
+        meta=job_meta(site_id=site_id, destination_id=destination_id),
         description=f"send the gathered batch of destination {destination_id}",
         rate_limit=batch_limit(destination_id),
     )
@@ -188,11 +194,11 @@ def send_batch(
     return q.enqueue(SEND_BATCH, destination_id, queue_name, **kwargs)
 
 
-def send_full(destination_id: int) -> Job:
+def send_full(destination_id: int, *, site_id: str | None = None) -> Job:
     """The dealer's whole stock to one feed destination; shares the batch jobs' one-at-a-time key."""
     return queue(LOW).enqueue(
         SEND_FULL, destination_id, job_timeout=1800, failure_ttl=FAILURE_TTL, retry=retry_policy(),
-        meta=job_meta(destination_id=destination_id), rate_limit=batch_limit(destination_id),
+        meta=job_meta(site_id=site_id, destination_id=destination_id), rate_limit=batch_limit(destination_id),
         description=f"send the whole stock to destination {destination_id}",
     )
 

@@ -95,7 +95,7 @@ def schedule(dest: Destination) -> bool:
     job_id = f"feed-batch-{dest.id}-{uuid.uuid4().hex}"
     if not redis_store.client.set(scheduled_key(dest.id), job_id, nx=True, ex=int(window + SCHEDULE_SLACK)):
         return False
-    enqueue.send_batch(dest.id, at=time.time() + window, job_id=job_id)
+    enqueue.send_batch(dest.id, site_id=dest.site_id, at=time.time() + window, job_id=job_id)
     return True
 
 
@@ -106,7 +106,7 @@ def send_now(dest: Destination) -> None:
         return
     job_id = f"feed-batch-{dest.id}-{uuid.uuid4().hex}"
     redis_store.client.set(scheduled_key(dest.id), job_id, ex=SCHEDULE_SLACK)
-    enqueue.send_batch(dest.id, job_id=job_id)
+    enqueue.send_batch(dest.id, site_id=dest.site_id, job_id=job_id)
 
 
 def pending(destination_id: int) -> dict[int, int]:
@@ -171,7 +171,7 @@ def enqueue_full_feeds() -> int:
     for dest in db.session.scalars(select(Destination).where(Destination.enabled)):
         cls = dest_service.connector_class(dest.marketplace)
         if cls.kind is ConnectorKind.FEED and cls.supports_full and dest.site.active:
-            enqueue.send_full(dest.id)
+            enqueue.send_full(dest.id, site_id=dest.site_id)
             count += 1
     return count
 

@@ -105,7 +105,7 @@ def resume(dest: Destination) -> int:
     db.session.commit()
     if connector_class(dest.marketplace).kind is ConnectorKind.FEED:
         # A feed's cars never left its pending set: one batch sends them all.
-        enqueue.send_batch(dest.id)
+        enqueue.send_batch(dest.id, site_id=dest.site_id)
         log.info("destination resumed", extra={"destination": dest.slug})
         return 1
     client = redis_store.client

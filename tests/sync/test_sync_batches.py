@@ -194,3 +194,20 @@ def test_destinations_without_a_full_feed_get_none(app, client, feed_site, sink)
 
     with app.app_context():
         assert batches.enqueue_full_feeds() == 0
+
+
+def test_a_batch_that_keeps_failing_is_in_the_failed_list_and_replays(app, client, feed_site, sink):
+    sink.fail_requests = [1, 2, 3, 4]  # the first try and RETRY_BACKOFF_SECONDS' three retries
+    for post_id in (101, 102):
+        send(client, post_id)
+    send_now(app)
+    assert len(sink.batches) == 4
+    assert feed_state(client, "101")["status"] == "failed"
+    (failed,) = client.get("/api/v1/sites/demo/failed", headers=ADMIN).get_json()["jobs"]
+    assert "batch" in failed["description"]
+
+    replay = client.post("/api/v1/sites/demo/failed/replay", headers=ADMIN)
+    assert replay.status_code == 202 and len(replay.get_json()["replayed"]) == 1
+    drain(app, timeout=60)
+    assert sorted(sink.refs(4)) == ["101", "102"]
+    assert {feed_state(client, ref)["status"] for ref in ("101", "102")} == {"synced"}
