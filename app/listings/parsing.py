@@ -136,7 +136,14 @@ def _read_quantity(text: str) -> Decimal | None:
     return number * 1000 if m["k"] else number
 
 
-def _round(number: Decimal) -> int:
+# No price, distance, engine or power figure a car has comes near this; past it (a row of
+# digits typed by mistake) Decimal's 28-digit precision would fail the rounding itself.
+MAX_QUANTITY = Decimal(10) ** 12
+
+
+def _round(number: Decimal, field: str, value: Any) -> int:
+    if not number.is_finite() or number > MAX_QUANTITY:
+        raise ParseError(field, value, f"{str(value).strip()[:40]!r} is not a plausible figure")
     return int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -213,7 +220,7 @@ def parse_money(value: Any, *, field: str = "price") -> int | None:
             raise ParseError(field, value, f"could not read {value.strip()!r} as money")
     if number < 0:
         raise ParseError(field, value, f"negative amount {value!r}")
-    return _round(number)
+    return _round(number, field, value)
 
 
 # --------------------------------------------------------------------------- distance
@@ -256,7 +263,7 @@ def parse_distance_km(value: Any, default_unit: Literal["km", "mi"] = "km", *, f
             raise ParseError(field, value, f"could not read {value.strip()!r} as a distance")
     if number < 0:
         raise ParseError(field, value, f"negative distance {value!r}")
-    return _round(number * KM_PER_MILE if unit == "mi" else number)
+    return _round(number * KM_PER_MILE if unit == "mi" else number, field, value)
 
 
 # --------------------------------------------------------------------------- integers
@@ -339,7 +346,7 @@ def parse_engine_cc(value: Any, *, field: str = "engine_cc") -> int | None:
     if number < 0:
         raise ParseError(field, value, f"negative engine size {value!r}")
     litres = unit in _LITRE_UNITS or (not unit and number < 20)
-    return _round(number * 1000 if litres else number)
+    return _round(number * 1000 if litres else number, field, value)
 
 
 _HP_UNITS = {"hp", "bhp", "whp", "cv", "ps", "pk", "ch", "hk", "cf"}
@@ -369,7 +376,7 @@ def parse_horsepower(value: Any, *, field: str = "horsepower") -> int | None:
             raise ParseError(field, value, f"could not read {value.strip()!r} as a power figure")
     if number < 0:
         raise ParseError(field, value, f"negative power {value!r}")
-    return _round(number * HP_PER_KW if unit in _KW_UNITS else number)
+    return _round(number * HP_PER_KW if unit in _KW_UNITS else number, field, value)
 
 
 # --------------------------------------------------------------------------- VIN

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from app.listings import parsing
 from app.listings.parsing import (
     ParseError,
     canonical_condition,
@@ -285,3 +286,11 @@ def test_vehicle_type_aliases(raw, expected):
 )
 def test_condition(raw, expected):
     assert canonical_condition(raw) == expected
+
+
+@pytest.mark.parametrize("parse", [parsing.parse_money, parsing.parse_distance_km, parsing.parse_engine_cc,
+                                   parsing.parse_horsepower], ids=["money", "distance", "engine", "power"])
+@pytest.mark.parametrize("typed", ["1" * 40, "9" * 13, 1e300])
+def test_a_row_of_digits_is_a_field_error_not_a_crash(parse, typed):
+    with pytest.raises(parsing.ParseError, match="not a plausible figure|could not read"):
+        parse(typed)
