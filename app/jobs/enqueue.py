@@ -33,6 +33,9 @@ INGEST_IMAGE = "workers.media_jobs.ingest_image"
 
 JOB_TIMEOUT = 300
 FAILURE_TTL = 30 * 86400
+# Finished syncs, pushes and batches are kept a minute: the attempt log is their record, and
+# RQ's default 500 s made Redis grow with job churn under a backlog (bench/soak).
+RESULT_TTL = 60
 
 
 def retry_policy(backoff: Sequence[float] | None = None) -> Retry:
@@ -66,6 +69,7 @@ def car_sync(site_id: str, car_ref: str, *, queue_name: str = DEFAULT, run_id: i
         job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL,
         retry=retry_policy(),
         meta=job_meta(site_id=site_id, car_ref=car_ref, run_id=run_id),
         description=f"sync {site_id}/{car_ref}",
@@ -148,6 +152,7 @@ def push(
         job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL,
         retry=retry_policy(),
         meta=job_meta(site_id=car.site_id if car else None, car_ref=car.car_ref if car else None,
                       destination_id=destination_id, run_id=run_id),
@@ -182,6 +187,7 @@ def send_batch(
         job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL,
         retry=retry_policy(),
         # site_id: a failed batch is listed and replayed with the site's other failed jobs.
         meta=job_meta(site_id=site_id, destination_id=destination_id),
@@ -251,6 +257,7 @@ def reschedule_current(
         job_id=job_id,
         job_timeout=JOB_TIMEOUT,
         failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL,
         retry=retry,
         meta=dict(job.meta) if job else job_meta(),
         description=job.description if job else None,
