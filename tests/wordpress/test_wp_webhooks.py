@@ -232,7 +232,8 @@ def eventually(forecourt, check: Callable[[], Any], what: str, timeout: float = 
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; Carzle shows "
-                                 f"{forecourt.listings(include_deleted=True)}")
+                                 f"{forecourt.listings(include_deleted=True)}; Forecourt received "
+                                 f"{inbound_events(forecourt.app)}; its cars {cars_in_forecourt(forecourt.app)}")
         time.sleep(0.5)
 
 
@@ -264,3 +265,27 @@ def test_car_published_edited_and_trashed_syncs_through_wp_webhooks(configured_w
     (gone,) = eventually(forecourt, deleted, "the listing's deletion on Carzle")
     assert gone["id"] == listing["id"]
     assert forecourt.listings() == []
+
+    # All of it came from WP Webhooks (Bearer template), not from anything else.
+    received = inbound_events(forecourt.app, str(car["id"]))
+    assert received and {row[0] for row in received} == {"wp_webhooks"}, received
+    assert {row[1] for row in received} >= {"save_post", "trash"}, received
+
+
+def inbound_events(app, car_ref: str | None = None) -> list[tuple[str, str, str, str]]:
+    """(family, event, outcome, reason) of what Forecourt recorded, oldest first."""
+    from app.listings.inbound_events import InboundEvent
+
+    with app.app_context():
+        query = InboundEvent.query if car_ref is None else InboundEvent.query.filter_by(car_ref=car_ref)
+        return [(row.family, row.event, row.outcome, row.reason) for row in query.order_by(InboundEvent.id)]
+
+
+def cars_in_forecourt(app) -> list[dict[str, Any]]:
+    """What Forecourt made of the events: each car's status, mapping errors and sync states."""
+    from app.listings.models import Car
+
+    with app.app_context():
+        return [{"car": car.car_ref, "status": car.status, "errors": car.mapping_errors,
+                 "price": car.vehicle.get("price"),
+                 "sync": [(s.status, s.last_error) for s in car.sync_states]} for car in Car.query.all()]
