@@ -1056,3 +1056,21 @@ def test_fuzz_dms_skip_reasons_are_strings(seed: int) -> None:
         feed = load_carslink_feed({**CARSLINK_FULL_EXAMPLE, "listings": listings})
         assert len(feed.accepted) + len(feed.skipped) + len(feed.deletes) == 5
         json.dumps(feed.accepted)
+
+
+def test_a_new_drafts_floating_date_is_bounded_by_its_local_time() -> None:
+    """A post WordPress has just inserted as a draft has zero GMT dates and only local times:
+    its modified time is taken as the earliest UTC that local time can be (UTC+14)."""
+    post = wp_post(1, "inventory_vehicle", post_status="draft", post_date_gmt="0000-00-00 00:00:00",
+                   post_modified_gmt="0000-00-00 00:00:00", post_modified="2024-05-03 09:15:42")
+    assert load_wordpress_event({"post_id": 1, "post": post}).modified_gmt == datetime(2024, 5, 2, 19, 15, 42,
+                                                                                        tzinfo=UTC)
+    for bad in ("0000-00-00 00:00:00", "", "soon", "0001-01-01 00:00:00", None, 7):
+        post["post_modified"] = bad
+        assert load_wordpress_event({"post_id": 1, "post": post}).modified_gmt is None
+    # A dated post (or one whose sender gave no GMT fields at all) is not a new draft.
+    dated = wp_post(1, "inventory_vehicle", post_modified_gmt="0000-00-00 00:00:00")
+    assert load_wordpress_event({"post_id": 1, "post": dated}).modified_gmt is None
+    undated = wp_post(1, "inventory_vehicle", post_date_gmt="0000-00-00 00:00:00")
+    del undated["post_modified_gmt"]
+    assert load_wordpress_event({"post_id": 1, "post": undated}).modified_gmt is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from marshmallow import (
@@ -102,7 +102,8 @@ class WordPressEvent:
     and ``images`` always a list (empty for WP Webhooks, which sends only ``thumbnail``).
     ``modified_gmt`` is None when the sender gave none; it is not back-filled from
     ``post_date_gmt`` because last-write-wins ordering must not see an older time than the
-    real one.
+    real one. The one exception is a post WordPress has just inserted as a draft: see
+    ``_new_draft_modified_gmt``.
     """
 
     event: EventName
@@ -194,7 +195,7 @@ def load_wordpress_event(data: Any, *, event_hint: str | None = None) -> WordPre
         post_id=loaded.get("post_id") or post["ID"],
         post_type=post.get("post_type"),
         post_status=status,
-        modified_gmt=post.get("post_modified_gmt"),
+        modified_gmt=post.get("post_modified_gmt") or _new_draft_modified_gmt(post),
         title=post.get("post_title"),
         content=post.get("post_content"),
         meta=loaded.get("post_meta") or {},
@@ -208,6 +209,39 @@ def load_wordpress_event(data: Any, *, event_hint: str | None = None) -> WordPre
         excerpt=post.get("post_excerpt"),
         source_format="companion" if is_companion else "wp_webhooks",
     )
+
+
+# The widest UTC offset in use (Kiribati, UTC+14): a local wall-clock time is never more than
+# this ahead of UTC.
+_MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+def _new_draft_modified_gmt(post: Mapping[str, Any]) -> datetime | None:
+    """A lower bound on the modified time of a post WordPress has only just inserted as a draft.
+
+    wp_insert_post() gives a new draft (or pending) post a "floating" date: post_date_gmt and
+    post_modified_gmt are both "0000-00-00 00:00:00" until the first update, and only the local
+    times are set. WP Webhooks sends the post as it is, so its ``post_create`` of a draft carries
+    no GMT time. Left at None, the event would be ordered by its arrival time, which can come
+    after a publish made in the same second (WordPress times are whole seconds): the draft
+    then wins and the car is taken off the marketplaces. Nothing can happen to a post before
+    it is created, so the earliest UTC time its local time can stand for orders it correctly:
+    before every later event, and stale if it arrives after one.
+    """
+    if "post_modified_gmt" not in post or post.get("post_modified_gmt") is not None:
+        return None  # absent: the sender gave no time at all, so nothing is known
+    if "post_date_gmt" not in post or post.get("post_date_gmt") is not None:
+        return None  # a dated post with a blank modified time is not WordPress's new draft
+    local = post.get("post_modified")  # not validated: a bad local time only loses the bound
+    if not isinstance(local, str) or len(local) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(local.strip())
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)  # a zoned time is exact: no bound needed
+        return parsed.replace(tzinfo=UTC) - _MAX_UTC_OFFSET
+    except (ValueError, OverflowError):
+        return None  # includes WordPress's zero date
 
 
 def is_ignorable(event: WordPressEvent, car_post_types: Collection[str]) -> str | None:
