@@ -1,17 +1,22 @@
 """The enquiry form on a car page, as an anonymous shopper uses it in Chromium. Forecourt's
 lead endpoint (/hooks/leads/<site>) is not there yet (it comes with the Roadster issue), so
 the shopper is thanked and the lead waits, signed and complete, in the outbox; other form
-plugins hand leads over with do_action('forecourt_submit_lead', ...)."""
+plugins hand leads over with do_action('forecourt_submit_lead', ...). Until then a stub on
+loopback stands in for it, over real HTTP, to prove the redirect Forecourt may answer with."""
 
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
+from werkzeug.wrappers import Request, Response
 
+from tests.conftest import ServerThread
 from tests.wordpress import cars, harness, screens
+from tests.wordpress import forecourt_live as live
 
 
 @pytest.fixture
@@ -60,6 +65,88 @@ def test_a_shopper_enquires_from_the_car_page_and_the_lead_waits_for_forecourt(w
     (lead,) = leads(wp)
     assert lead["status"] == "pending" and int(lead["attempts"]) >= 1  # WP-Cron may have tried too
     assert lead["last_error"].startswith("HTTP 404"), lead["last_error"]
+
+
+class LeadStub:
+    """Forecourt's lead endpoint as it will answer: verifies the Standard Webhooks signature
+    with the site secret, records the lead and names a landing page it also serves."""
+
+    LANDING_TEXT = "Express checkout for your enquiry"
+
+    def __init__(self) -> None:
+        self.leads: list[dict] = []
+        self.rejected: list[str] = []
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def __call__(self, environ, start_response):
+        from app.webhooks.signatures import SignatureError, verify_standard_webhook
+
+        request = Request(environ)
+        path = request.path
+        if request.method == "POST" and path == f"/hooks/leads/{live.SITE_ID}":
+            body = request.get_data()
+            try:
+                webhook_id = verify_standard_webhook(request.headers, body, [live.SECRET])
+            except SignatureError as exc:  # recorded; the test asserts there is none
+                with self.lock:
+                    self.rejected.append(f"{type(exc).__name__}: {exc}")
+                return Response("bad signature", status=401)(environ, start_response)
+            lead = json.loads(body)
+            with self.lock:
+                self.leads.append({"webhook_id": webhook_id, "body": lead})
+            redirect = f"{self.url}/express/{lead['car']['vin']}?mem=abc"
+            return Response(json.dumps({"status": "delivered", "redirect_url": redirect}), status=202,
+                            content_type="application/json")(environ, start_response)
+        if request.method == "GET" and path.startswith("/express/"):
+            vin = path.removeprefix("/express/")
+            html = (f"<!doctype html><html><body><h1 id='landing'>{self.LANDING_TEXT}</h1>"
+                    f"<p id='landing-vin'>{vin}</p><p id='landing-mem'>{request.args.get('mem', '')}</p></body></html>")
+            return Response(html, content_type="text/html")(environ, start_response)
+        return Response("not here", status=404)(environ, start_response)
+
+
+def test_forecourt_redirects_the_shopper_when_it_takes_the_lead(wp, shopper):
+    vin = "JTMABABJ804077777"
+    car = cars.create_car(wp, price="31000", vin=vin)
+    cars.update_car(wp, car["id"], content="Low miles.\n\n[forecourt_enquiry]")
+    link = wp.rest.get(f"{wp.url}/wp-json/wp/v2/inventory_vehicle/{car['id']}", timeout=30).json()["link"]
+    stub = LeadStub()
+    previous = wp.php("echo get_option('forecourt_url');").strip().splitlines()[-1]
+    with ServerThread(stub) as server:
+        stub.url = server.url
+        wp.php(f"update_option('forecourt_url', '{server.url}');")
+        try:
+            landing = f"{server.url}/express/{vin}?mem=abc"
+            for attempt, (first, email) in enumerate((("Amira", "amira@example.test"), ("Omar", "omar@example.test")),
+                                                     start=1):
+                shopper.get(link)
+                form = screens._wait(shopper, ec.presence_of_element_located(
+                    (By.CSS_SELECTOR, "form.forecourt-enquiry-form")))
+                for name, value in (("first_name", first), ("last_name", "Haddad"), ("email", email),
+                                    ("phone", "+971 50 123 4567"), ("message", f"Enquiry {attempt}")):
+                    form.find_element(By.NAME, name).send_keys(value)
+                screens._click(shopper, form.find_element(By.CSS_SELECTOR, "button.forecourt-enquiry-submit"))
+                heading = screens._wait(shopper, ec.presence_of_element_located((By.ID, "landing")))
+                assert heading.text == LeadStub.LANDING_TEXT
+                assert shopper.current_url == landing
+                assert shopper.find_element(By.ID, "landing-vin").text == vin
+                assert shopper.find_element(By.ID, "landing-mem").text == "abc"
+
+                assert stub.rejected == []
+                assert len(stub.leads) == attempt, stub.leads
+                body = stub.leads[-1]["body"]
+                assert {k: body[k] for k in ("first_name", "last_name", "email", "phone", "message")} == {
+                    "first_name": first, "last_name": "Haddad", "email": email, "phone": "+971 50 123 4567",
+                    "message": f"Enquiry {attempt}"}
+                assert body["car"] == {"post_id": car["id"], "vin": vin, "stock_number": "STK-77777"}
+                assert stub.leads[-1]["webhook_id"] == f"lead_{body['submission_id']}"
+                assert leads(wp) == []  # delivered at once: nothing waits in the outbox
+        finally:
+            wp.php(f"update_option('forecourt_url', {json.dumps(previous)});")
+    first, second = stub.leads
+    assert first["body"]["submission_id"] != second["body"]["submission_id"]
+    assert first["webhook_id"] != second["webhook_id"]
 
 
 def test_an_incomplete_enquiry_is_sent_back_and_other_form_plugins_use_the_hook(wp, shopper):
