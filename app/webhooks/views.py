@@ -95,7 +95,8 @@ def wordpress(site_id: str):
         "received_at": time.time(),
     }
     outcome = inbound.submit(site.id, event.post_id, doc, delivery_id=dedupe_id,
-                             dedupe_ttl=inbound.SEEN_TTL if verified.family == "standard" else inbound.DIGEST_SEEN_TTL)
+                             dedupe_ttl=(max(inbound.SEEN_TTL, 2 * settings.webhook_tolerance_seconds)
+                                         if verified.family == "standard" else inbound.DIGEST_SEEN_TTL))
     status = 200 if outcome == "duplicate" else 202
     # The hot path's answer is three fixed keys: json.dumps directly skips jsonify's provider.
     body = json.dumps({"status": outcome, "carRef": event.post_id, "deliveryId": verified.delivery_id})
