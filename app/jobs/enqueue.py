@@ -15,8 +15,9 @@ from typing import Any
 from flask import current_app
 from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Dependency, Job, JobStatus
-from rq.rate_limit import RateLimit
+from rq.rate_limit import RateLimit, RateLimitRegistry
 
 from app.extensions import db
 from app.jobs.queues import DEFAULT, HIGH, IMAGES, LOW, PUSH, queue
@@ -90,7 +91,7 @@ def waiting_sync_key(site_id: str, car_ref: str) -> str:
     return f"fc:sync-waiting:{site_id}:{car_ref}"
 
 
-WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.RATE_LIMITED)
 WAITING_TTL = 7 * 86400  # a marker outliving its job is found stale and replaced
 
 
@@ -104,7 +105,26 @@ def waiting_job(key: str) -> Job | None:
         job = Job.fetch(job_id.decode(), connection=connection)
     except NoSuchJobError:
         return None
-    return job if job.get_status() in WAITING else None
+    return job if _really_waiting(job) else None
+
+
+def _really_waiting(job: Job) -> bool:
+    """A waiting status, and the job where that status says it is. A Redis that died between
+    saving a job and queueing it leaves a "queued" job on no queue: trusting the status alone
+    would hold that car's changes behind a job that never runs."""
+    status = job.get_status()
+    if status not in WAITING:
+        return False
+    q = queue(job.origin)
+    connection = q.connection
+    if status == JobStatus.QUEUED:
+        intermediate = IntermediateQueue.get_intermediate_queue_key(q.key)
+        return connection.lpos(q.key, job.id) is not None or connection.lpos(intermediate, job.id) is not None
+    if status == JobStatus.SCHEDULED:
+        return connection.zscore(q.scheduled_job_registry.key, job.id) is not None
+    if status == JobStatus.DEFERRED:
+        return connection.zscore(q.deferred_job_registry.key, job.id) is not None
+    return connection.zscore(RateLimitRegistry.from_job(job).rate_limited_key, job.id) is not None
 
 
 def claim_waiting(key: str, job_id: str) -> bool:
