@@ -105,6 +105,36 @@ def sweep_abandoned(connection: Redis, queues: Iterable[str], now: float | None 
         requeue_stranded(Queue(name, connection=connection))
     for registry in RateLimitRegistry.all(connection):
         registry.cleanup()
+        for job_id in registry.get_allowed_job_ids():
+            requeue_lost(connection, job_id)
+
+
+def requeue_lost(connection: Redis, job_id: str) -> bool:
+    """A job holding a one-at-a-time slot as "queued" while on no queue: Redis died between
+    saving it and pushing it. RQ keeps such a slot forever (queued jobs hold theirs), so the
+    car's later jobs would wait behind it for good; the job goes back on its queue."""
+    from rq import Queue
+    from rq.exceptions import NoSuchJobError
+    from rq.intermediate_queue import IntermediateQueue
+    from rq.job import Job, JobStatus
+
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    if job.get_status() != JobStatus.QUEUED:
+        return False
+    queue = Queue(job.origin, connection=connection)
+    intermediate = IntermediateQueue.get_intermediate_queue_key(queue.key)
+    if connection.lpos(queue.key, job_id) is not None or connection.lpos(intermediate, job_id) is not None:
+        return False
+    seen = f"fc:lost:{job_id}"
+    if connection.set(seen, 1, nx=True, ex=3600) or connection.ttl(seen) > 3600 - STRANDED_AFTER:
+        return False  # first sighting, or too recent: it may be on its way onto the queue
+    connection.delete(seen)
+    queue.push_job_id(job_id)
+    log.warning("requeued a job that held its slot on no queue", extra={"job": job_id})
+    return True
 
 
 STRANDED_AFTER = 10.0  # seconds a dequeued job may take to show up as started
