@@ -163,7 +163,9 @@ def requeue_stranded(queue) -> int:
             continue
         intermediate.remove(job_id)
         queue.connection.delete(seen)
-        queue.enqueue_job(job)
+        # Its id goes back on the queue as it was: enqueue_job would make a job that already
+        # holds its one-at-a-time slot wait behind itself.
+        queue.push_job_id(job_id)
         requeued += 1
         log.warning("requeued a job stranded between dequeue and start", extra={"job": job_id})
     return requeued
