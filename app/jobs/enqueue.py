@@ -181,11 +181,15 @@ def push(
     )
     if depends_on is not None:
         kwargs["depends_on"] = depends_on
+    return _enqueue(queue_name, at, PUSH_CAR, (car_id, destination_id, run_id, queue_name), kwargs)
+
+
+def _enqueue(queue_name: str, at: float | None, func: str, args: tuple, kwargs: dict[str, Any]) -> Job:
+    """Enqueue now, or at epoch second ``at`` when that is still ahead."""
     q = queue(queue_name)
-    args = (car_id, destination_id, run_id, queue_name)
     if at is not None and at > time.time():
-        return q.enqueue_at(datetime.fromtimestamp(at, UTC), PUSH_CAR, *args, **kwargs)
-    return q.enqueue(PUSH_CAR, *args, **kwargs)
+        return q.enqueue_at(datetime.fromtimestamp(at, UTC), func, *args, **kwargs)
+    return q.enqueue(func, *args, **kwargs)
 
 
 def batch_limit(destination_id: int) -> RateLimit:
@@ -214,10 +218,7 @@ def send_batch(
         description=f"send the gathered batch of destination {destination_id}",
         rate_limit=batch_limit(destination_id),
     )
-    q = queue(queue_name)
-    if at is not None and at > time.time():
-        return q.enqueue_at(datetime.fromtimestamp(at, UTC), SEND_BATCH, destination_id, queue_name, **kwargs)
-    return q.enqueue(SEND_BATCH, destination_id, queue_name, **kwargs)
+    return _enqueue(queue_name, at, SEND_BATCH, (destination_id, queue_name), kwargs)
 
 
 def send_full(destination_id: int, *, site_id: str | None = None) -> Job:
