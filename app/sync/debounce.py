@@ -47,11 +47,28 @@ def events_key(site_id: str, car_ref: str) -> str:
     return f"fc:events:{{{site_id}}}:{car_ref}"
 
 
+def seen_key(site_id: str, car_ref: str) -> str:
+    """The delivery ids already taken for one car: a sorted set, id → when it may be forgotten."""
+    return f"fc:seen:{{{site_id}}}:{car_ref}"
+
+
+# Delivery ids remembered per car, newest kept. One key per car rather than one per delivery,
+# so Redis holds at most cars × SEEN_PER_CAR ids however many webhooks arrive (bench/soak).
+# Forgetting an older id is harmless: a redelivery of it applies in modified-time order, and
+# an unchanged car makes no marketplace call.
+SEEN_PER_CAR = 64
+
+
 _SUBMIT = """
-if KEYS[4] ~= '' then
-  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', tonumber(ARGV[6])) then return 'duplicate' end
-end
 local now = tonumber(ARGV[3])
+if ARGV[7] ~= '' then
+  local ttl = tonumber(ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+  if redis.call('ZSCORE', KEYS[4], ARGV[7]) then return 'duplicate' end
+  redis.call('ZADD', KEYS[4], now + ttl, ARGV[7])
+  if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[8]) then redis.call('ZPOPMIN', KEYS[4]) end
+  if redis.call('TTL', KEYS[4]) < ttl then redis.call('EXPIRE', KEYS[4], ttl) end
+end
 local first = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
 if not first then
   first = now
@@ -111,17 +128,19 @@ class Debouncer:
         now: float | None = None,
         delay: float | None = None,
         pipe: redis.client.Pipeline | None = None,
-        dedupe_key: str = "",
+        dedupe_id: str = "",
         dedupe_ttl: int = 86400,
     ) -> Any:
-        """Queue one event for the car. With ``dedupe_key``, an event whose key was already seen
-        (a replayed delivery) is dropped and ``"duplicate"`` returned, atomically."""
+        """Queue one event for the car. With ``dedupe_id``, an event whose id this car already
+        took within ``dedupe_ttl`` seconds (a replayed delivery) is dropped and ``"duplicate"``
+        returned, atomically."""
         now = time.time() if now is None else now
         delay = self.window.seconds if delay is None else delay
         m = member(site_id, car_ref)
         return self._submit(
-            keys=[events_key(site_id, car_ref), DUE, WINDOW, dedupe_key],
-            args=[m, json.dumps(event, separators=(",", ":")), now, delay, self.window.max_wait, dedupe_ttl],
+            keys=[events_key(site_id, car_ref), DUE, WINDOW, seen_key(site_id, car_ref)],
+            args=[m, json.dumps(event, separators=(",", ":")), now, delay, self.window.max_wait, dedupe_ttl,
+                  dedupe_id, SEEN_PER_CAR],
             client=pipe or self.client,
         )
 

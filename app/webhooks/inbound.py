@@ -20,10 +20,6 @@ from flask import current_app
 log = logging.getLogger("forecourt.inbound")
 
 
-def seen_key(site_id: str, delivery_id: str) -> str:
-    return f"fc:seen:{site_id}:{delivery_id}"
-
-
 class Spool:
     """Append-only JSON-lines files under ``var/spool``, fsynced before the 202 goes out."""
 
@@ -103,9 +99,9 @@ def spool() -> Spool:
 # A Standard Webhooks delivery older than the signature tolerance is refused by its signed
 # timestamp, so its id only needs remembering a little longer than that: an hour. A sender's
 # retry after that is applied again, harmlessly (events apply in modified-time order, and an
-# unchanged car makes no marketplace call). Keeping ids a day made Redis grow with every
-# webhook (~93 B each: ~800 MB a day at 100/s; bench/soak).
-# Body digests (WooCommerce, WP Webhooks) have no timestamp to expire with: keep them longer.
+# unchanged car makes no marketplace call). Body digests (WooCommerce, WP Webhooks) have no
+# timestamp to expire with: keep them longer. Either way each car keeps at most
+# ``debounce.SEEN_PER_CAR`` ids, so memory follows cars, not webhooks (bench/soak).
 SEEN_TTL = 3600
 DIGEST_SEEN_TTL = 90 * 86400
 
@@ -117,8 +113,7 @@ def submit(site_id: str, car_ref: str, doc: dict[str, Any], *, delivery_id: str 
 
     try:
         result = debouncer().submit(
-            site_id, car_ref, doc, dedupe_key=seen_key(site_id, delivery_id) if delivery_id else "",
-            dedupe_ttl=dedupe_ttl,
+            site_id, car_ref, doc, dedupe_id=delivery_id or "", dedupe_ttl=dedupe_ttl,
         )
     except (redis.RedisError, OSError) as exc:
         # Unreachable, but also OOM, MISCONF (disk full) or READONLY after a failover: the
@@ -144,11 +139,9 @@ def _replay(item: dict[str, Any]) -> None:
 
         enqueue_full_replace(item["site_id"], item["present_ids"])
         return
-    delivery_id = item.get("delivery_id")
     debouncer().submit(
         item["site_id"], item["car_ref"], item["doc"],
-        dedupe_key=seen_key(item["site_id"], delivery_id) if delivery_id else "",
-        dedupe_ttl=item.get("dedupe_ttl", SEEN_TTL),
+        dedupe_id=item.get("delivery_id") or "", dedupe_ttl=item.get("dedupe_ttl", SEEN_TTL),
     )
 
 

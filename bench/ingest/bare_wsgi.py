@@ -28,11 +28,6 @@ _debouncer = Debouncer(
 _PREFIX = "/hooks/wordpress/"
 
 
-def seen_key(site_id: str, delivery_id: str) -> str:
-    # Same key as app.webhooks.inbound.seen_key (not imported: that module pulls in Flask).
-    return f"fc:seen:{site_id}:{delivery_id}"
-
-
 def _answer(start_response, status: str, payload: dict) -> list[bytes]:
     body = json.dumps(payload).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -62,7 +57,7 @@ def app(environ, start_response):
         "modified_at": time.time(),
         "received_at": time.time(),
     }
-    result = _debouncer.submit(site_id, post_id, doc, dedupe_key=seen_key(site_id, delivery_id))
+    result = _debouncer.submit(site_id, post_id, doc, dedupe_id=delivery_id)
     if result in ("duplicate", b"duplicate"):
         return _answer(start_response, "200 OK", {"status": "duplicate", "carRef": post_id})
     return _answer(start_response, "202 Accepted",

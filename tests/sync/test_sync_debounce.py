@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.sync.debounce import DUE, LEASE_SECONDS, Debouncer, DebounceWindow
+from app.sync.debounce import DUE, LEASE_SECONDS, SEEN_PER_CAR, Debouncer, DebounceWindow, seen_key
 from tests.support.jobs import drain
 from tests.support.wordpress import encode, inventory_presser_post, later, standard_headers
 
@@ -50,10 +50,30 @@ def test_ack_keeps_events_that_arrived_while_the_job_ran(debouncer, redis_client
     assert redis_client.zcard(DUE) == 0
 
 
+def is_duplicate(result) -> bool:
+    return result in ("duplicate", b"duplicate")
+
+
 def test_a_duplicate_delivery_is_dropped_atomically(debouncer):
-    assert debouncer.submit("s", "car", {"n": 1}, dedupe_key="fc:seen:s:msg1") != "duplicate"
-    assert debouncer.submit("s", "car", {"n": 1}, dedupe_key="fc:seen:s:msg1") in ("duplicate", b"duplicate")
+    assert not is_duplicate(debouncer.submit("s", "car", {"n": 1}, dedupe_id="msg1"))
+    assert is_duplicate(debouncer.submit("s", "car", {"n": 1}, dedupe_id="msg1"))
+    assert not is_duplicate(debouncer.submit("s", "other", {"n": 1}, dedupe_id="msg1"))
     assert len(debouncer.read("s", "car")) == 1
+
+
+def test_a_delivery_id_is_forgotten_once_its_ttl_has_passed(debouncer):
+    assert not is_duplicate(debouncer.submit("s", "car", {"n": 1}, now=1000, dedupe_id="m", dedupe_ttl=60))
+    assert is_duplicate(debouncer.submit("s", "car", {"n": 1}, now=1059, dedupe_id="m", dedupe_ttl=60))
+    assert not is_duplicate(debouncer.submit("s", "car", {"n": 1}, now=1061, dedupe_id="m", dedupe_ttl=60))
+
+
+def test_remembered_ids_are_capped_per_car_however_many_webhooks_arrive(debouncer, redis_client):
+    for n in range(SEEN_PER_CAR * 3):
+        debouncer.submit("s", "car", {"n": n}, now=1000 + n, dedupe_id=f"m{n}", dedupe_ttl=3600)
+    assert redis_client.zcard(seen_key("s", "car")) == SEEN_PER_CAR
+    newest = f"m{SEEN_PER_CAR * 3 - 1}"
+    assert is_duplicate(debouncer.submit("s", "car", {}, now=2000, dedupe_id=newest, dedupe_ttl=3600))
+    assert 0 < redis_client.ttl(seen_key("s", "car")) <= 3600
 
 
 # --------------------------------------------------------------------------- through the app
