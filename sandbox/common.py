@@ -1,7 +1,7 @@
 """Plumbing shared by every marketplace emulation: settings, request ids, the error envelope
 and fixed-window rate limiting.
 
-Marketplace modules (``carzle.py``, ``carslink/``, ``auterio.py``, ``roadster/``, ``carfluence/``) build on these so
+Marketplace modules (``carzle/``, ``carslink/``, ``auterio.py``, ``roadster/``, ``carfluence/``) build on these so
 that every sandboxed API answers errors the same way and is configured from one place.
 """
 
