@@ -162,9 +162,6 @@ def converged(client, carzle, connection, post_ids: list[int]) -> bool:
             and all(status == [("synced", None)] for status in _statuses(client, post_ids).values()))
 
 
-@pytest.mark.xfail(strict=False, reason="known gap, open on issue 14: in about one run in four a car whose "
-                   "jobs were being saved as Redis died stays behind its one-at-a-time slot; the sweep's "
-                   "repair of such jobs (app/sync/scheduler.py) is new and not yet proven by repeated runs")
 def test_redis_killed_and_restarted_while_pushes_wait_for_a_rate_window(
         app, client, limited, redis_client, aof_redis, processes):
     processes("worker")
