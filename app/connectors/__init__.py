@@ -6,6 +6,7 @@ Connector), ``errors``, ``http`` (session, transport, reset headers, classificat
 marketplace (``carzle/``).
 """
 
+from app.connectors.auterio import AuterioConnector  # importing registers "auterio"
 from app.connectors.auth import Auth, Basic, LoginToken, StaticKey
 from app.connectors.base import Connector, RateLimits, RemoteState, SyncOutcome
 from app.connectors.cache import Cache, MemoryCache, RedisCache
@@ -39,6 +40,7 @@ from app.connectors.registry import available, get_connector_class, register
 __all__ = [
     "AdoptionMatch",
     "Auth",
+    "AuterioConnector",
     "Basic",
     "BatchResult",
     "Cache",
