@@ -147,3 +147,14 @@ def test_a_5xx_is_retry_later_and_the_retry_is_harmless(sandbox_server, auterio)
     result = conn.send_batch([item(1)])
     assert result.outcomes["car-1"].status == "accepted"
     assert len(stock(auterio)) == 1
+
+
+def test_a_slow_auterio_is_retry_later_and_the_batch_lands_once(sandbox_server, auterio):
+    auterio.faults.latency_ms = 500  # injected before the endpoint runs: it lands after we gave up
+    slow = AuterioConnector(base_url=f"{sandbox_server.url}/auterio", credentials={"api_key": KEY},
+                            transport=SimpleTransport(timeout=(1.0, 0.1)), cache=MemoryCache())
+    with pytest.raises(RetryLater, match="timed out"):
+        slow.send_batch([item(1)])
+    auterio.faults.latency_ms = None
+    assert connector(sandbox_server).send_batch([item(1)]).outcomes["car-1"].status == "accepted"
+    assert len(stock(auterio)) == 1
