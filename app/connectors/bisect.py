@@ -7,7 +7,7 @@ halves and sends the first: if it passes, the second half holds the culprits and
 without being sent; if it is refused too, both halves are searched. A car refused alone is a
 culprit. With ``k`` culprits among ``n`` cars and no names given this takes at most
 ``2·k·⌈log2 n⌉`` requests (each culprit sits in one refused group per level, and each refused
-group costs at most its two halves); one culprit costs about ``1.5·log2 n`` (14 for 1,000
+group costs at most its two halves); one culprit costs about ``1.5·log2 n`` (15 for 1,000
 cars). ``max_requests`` caps it, and whatever is still undecided when the cap is reached comes
 back as ``unresolved`` for the caller to retry later (smaller, so the next attempt goes deeper).
 
