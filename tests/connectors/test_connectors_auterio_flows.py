@@ -158,3 +158,11 @@ def test_a_slow_auterio_is_retry_later_and_the_batch_lands_once(sandbox_server, 
     auterio.faults.latency_ms = None
     assert connector(sandbox_server).send_batch([item(1)]).outcomes["car-1"].status == "accepted"
     assert len(stock(auterio)) == 1
+
+
+def test_the_credential_check_writes_nothing(sandbox_server, auterio):
+    accepted = connector(sandbox_server).check_credentials()
+    assert accepted == {"name": "key accepted (an empty batch, refused as expected)"}
+    with pytest.raises(Reauthenticate, match="API key is invalid or inactive"):
+        connector(sandbox_server, key="au_unknown").check_credentials()
+    assert stock(auterio) == {}

@@ -148,3 +148,14 @@ def test_a_refused_key_pauses_the_destination(app, client, auterio_site, auterio
     shown = state(client, "101")
     assert shown["status"] == "paused"
     assert "API key is invalid or inactive" in shown["lastError"]["message"]
+    assert stock(auterio) == {}
+
+    from app.sites.models import Destination
+    from app.sync.destinations import check_destination
+
+    auterio.auterio.keys[KEY].active = True  # the dealer fixes the key; the periodic check resumes
+    with app.app_context():
+        assert check_destination(db.session.query(Destination).one())[0] is True
+    drain(app, timeout=60)
+    assert state(client, "101")["status"] == "synced"
+    assert list(stock(auterio)) == ["JTMABABJ800000101"]

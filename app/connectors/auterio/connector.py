@@ -76,8 +76,16 @@ class AuterioConnector(FeedSink):
         return mapping.validate_options(options)
 
     def check_credentials(self) -> dict[str, Any]:
-        """Auterio has no read endpoint; the key is checked by the next ingest."""
-        return {"note": "Auterio has no endpoint to check a key without writing; it is checked on the next batch"}
+        """Auterio has no read endpoint, so the probe is an ingest of no vehicles: the key is
+        checked first (401 → ``Reauthenticate``), then the empty batch is refused with a 400
+        that writes nothing, which proves the key was accepted."""
+        with self.operation():
+            try:
+                response = self.request("write", "POST", INGEST, operation="check", json_body={"vehicles": []})
+            except FixInput:
+                return {"name": "key accepted (an empty batch, refused as expected)"}
+        body = http.json_or_none(response)
+        return {"name": str(body.get("source") or "key accepted")} if isinstance(body, Mapping) else {}
 
     # ---- operations ------------------------------------------------------------------------
 
