@@ -67,13 +67,16 @@ GEARBOX: dict[str, dict[str, str]] = {
 LANGUAGES = ("es", "en")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
-# (Auterio key, canonical attribute): copied as they are when present.
-PLAIN: tuple[tuple[str, str], ...] = (
-    ("brand", "make"), ("model", "model"), ("version", "trim"), ("matricula", "registration"),
-    ("year", "year"), ("color_ext", "exterior_color"), ("color_int", "interior_color"),
-    ("mileage", "kilometers"), ("engine_cc", "engine_cc"), ("power_hp", "horsepower"),
-    ("doors", "doors"), ("seats", "seats"), ("sale_price", "price"), ("notes", "description"),
-)
+
+
+def _plain(v: Vehicle) -> dict[str, Any]:
+    """The fields copied as they are (Auterio key: canonical value)."""
+    return {
+        "brand": v.make, "model": v.model, "version": v.trim, "matricula": v.registration, "year": v.year,
+        "color_ext": v.exterior_color, "color_int": v.interior_color, "mileage": v.kilometers,
+        "engine_cc": v.engine_cc, "power_hp": v.horsepower, "doors": v.doors, "seats": v.seats,
+        "sale_price": v.price, "notes": v.description,
+    }
 
 
 # A dealer's stock repeats a handful of spellings; matching one through the synonym table is
@@ -100,10 +103,7 @@ def vehicle_payload(vehicle: Vehicle, options: Mapping[str, Any]) -> dict[str, A
     """One car as Auterio's ``vehicles[]`` element (status from ``vehicle.status``)."""
     language = str(options.get("language") or "es")
     body: dict[str, Any] = {"vin": (vehicle.vin or "").strip().upper()}
-    for key, attribute in PLAIN:
-        value = getattr(vehicle, attribute)
-        if value not in (None, ""):
-            body[key] = value
+    body.update((key, value) for key, value in _plain(vehicle).items() if value not in (None, ""))
     if fuel_value := fuel(vehicle.fuel_type, language):
         body["fuel_type"] = fuel_value
     if gear := gearbox(vehicle.transmission, language):
