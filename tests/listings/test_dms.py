@@ -70,6 +70,7 @@ def test_auterio_full_record():
     assert (v.engine_cc, v.horsepower, v.doors, v.seats) == (1498, 150, 5, 5)
     assert v.price == 21990  # "21.990 €", sale_price
     assert v.description == "Un solo propietario.\nLibro de mantenimiento sellado."
+    assert (v.first_registration, v.category) == ("2022-03-14", "turismo")  # for an Auterio destination
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
