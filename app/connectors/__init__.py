@@ -2,8 +2,8 @@
 
 Layout: ``kinds`` (the four kinds and their operations), ``base`` (the kind-neutral
 Connector), ``errors``, ``http`` (session, transport, reset headers, classification),
-``auth``, ``pagination``, ``cache``, ``payload``, ``registry``; one package or module per
-marketplace (``carzle/``).
+``auth``, ``pagination``, ``cache``, ``payload``, ``registry``, ``bisect`` (a feed batch
+refused as a whole); one package or module per marketplace (``carzle/``, ``auterio/``).
 """
 
 from app.connectors.auterio import AuterioConnector  # importing registers "auterio"
