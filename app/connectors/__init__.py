@@ -2,10 +2,11 @@
 
 Layout: ``kinds`` (the four kinds and their operations), ``base`` (the kind-neutral
 Connector), ``errors``, ``http`` (session, transport, reset headers, classification),
-``auth``, ``pagination``, ``cache``, ``payload``, ``registry``; one package or module per
-marketplace (``carzle/``).
+``auth``, ``pagination``, ``cache``, ``payload``, ``registry``, ``bisect`` (a feed batch
+refused as a whole); one package or module per marketplace (``carzle/``, ``auterio/``).
 """
 
+from app.connectors.auterio import AuterioConnector  # importing registers "auterio"
 from app.connectors.auth import Auth, Basic, LoginToken, StaticKey
 from app.connectors.base import Connector, RateLimits, RemoteState, SyncOutcome
 from app.connectors.cache import Cache, MemoryCache, RedisCache
@@ -39,6 +40,7 @@ from app.connectors.registry import available, get_connector_class, register
 __all__ = [
     "AdoptionMatch",
     "Auth",
+    "AuterioConnector",
     "Basic",
     "BatchResult",
     "Cache",

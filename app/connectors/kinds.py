@@ -142,6 +142,9 @@ class FeedSink(Connector):
     batch_cap: ClassVar[int] = 1000  # most cars one request may carry
     batch_window: ClassVar[float] = 30.0  # default seconds changes are gathered per destination
     supports_full: ClassVar[bool] = False  # whether ``send_batch(full=True)`` replaces the stock
+    # Whether a removal's FeedItem carries the car's last known data (a remote that finds
+    # cars by a field of theirs, e.g. Auterio by VIN); otherwise its ``vehicle`` is None.
+    removal_carries_vehicle: ClassVar[bool] = False
 
     def preflight(self, item: FeedItem) -> CarOutcome | None:
         """A ``skipped`` outcome for a car the remote would refuse; None to send it.

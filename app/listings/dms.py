@@ -43,6 +43,8 @@ AUTERIO_FIELDS: FieldTable = (
     ("price", ("sale_price",), "money"),
     ("registration", ("matricula",), "text"),
     ("description", ("notes",), "html"),
+    ("first_registration", ("fecha_matricula",), "text"),  # already an ISO date (the schema)
+    ("category", ("categoria",), "text"),
     # Not in Auterio's documented schema; used when a feed adds photo URLs.
     ("images", ("images",), "images"),
 )

@@ -175,6 +175,7 @@ MAPPABLE_FIELDS: dict[str, str] = {
 _DEFAULT_PARSER_BY_FIELD = {
     "price": "money",
     "msrp": "money",
+    "cost_price": "money",
     "kilometers": "distance",
     "year": "year",
     "vin": "vin",

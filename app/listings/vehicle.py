@@ -62,6 +62,13 @@ class Vehicle:
     listing_url: str | None = None
     post_id: str | None = None
     modified_at: str | None = None  # ISO 8601 UTC; orders events for last-write-wins
+    # Stock-system fields (Auterio). Mappable from a site's preset like any other field.
+    first_registration: str | None = None  # YYYY-MM-DD
+    category: str | None = None
+    location: str | None = None
+    # The dealer's purchase price: confidential. Only a destination that opts in sends it
+    # (Auterio's ``send_cost_price``); no DMS table fills it, and Sentry scrubs it.
+    cost_price: int | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -275,8 +275,8 @@ class _Batch:
                 self._settle(car, state, SyncStatus.DELETED)
             else:
                 removed = car.status == ListingStatus.DELETED
-                vehicle = None if removed else vehicle_of(car)
-                state.warnings = use_media(vehicle) if vehicle else []
+                vehicle = None if removed and not self.connector.removal_carries_vehicle else vehicle_of(car)
+                state.warnings = use_media(vehicle) if vehicle and not removed else []
                 item = FeedItem(car.car_ref, vehicle, removed=removed)
                 skipped = self.connector.preflight(item)
                 if skipped is None:

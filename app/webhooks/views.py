@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import NotFound, Unauthorized
+from app.errors import ApiError, NotFound, Unauthorized
 from app.extensions import db
 from app.listings.formats import (
     detect_dms_format,
@@ -25,7 +25,7 @@ from app.listings.formats import (
 from app.listings.inbound_events import InboundEvent
 from app.sites.cache import SiteView, get_site
 from app.timeutil import isoformat, utcnow
-from app.webhooks import inbound
+from app.webhooks import auterio, inbound
 from app.webhooks.body import parse_json
 from app.webhooks.signatures import (
     SignatureError,
@@ -143,16 +143,37 @@ def _authenticate_dms(site: SiteView, body: bytes) -> str:
 
 
 @bp.post("/dms/<site_id>")
+@bp.post(f"/dms/<site_id>{auterio.INGEST_PATH}", endpoint="dms_auterio")  # Auterio's own path
 def dms(site_id: str):
     site = _site(site_id)
     body = request.get_data(cache=False)
-    delivery = _authenticate_dms(site, body)
-    data, _ = _json_body(body)
-    fmt = detect_dms_format(data)
+    try:
+        delivery = _authenticate_dms(site, body)
+    except Unauthorized as exc:
+        if auterio.looks_like_auterio(request.path, body):
+            return auterio.unauthorized(exc)
+        raise
+    if request.path.endswith(auterio.INGEST_PATH):
+        fmt: str | None = "auterio"
+        try:
+            data, _ = _json_body(body)
+        except ApiError as exc:
+            return auterio.invalid_payload(exc)
+    else:
+        data, _ = _json_body(body)
+        fmt = detect_dms_format(data)
     if fmt is None:
         raise ValidationError({"_schema": ["Expected an Auterio ingest (vehicles[]) or a Carslink feed "
                                            "(mode, dealer, listings[])."]})
-    feed = load_auterio(data) if fmt == "auterio" else load_carslink_feed(data)
+    if fmt == "auterio":  # answered in Auterio's shape: a DMS written for Auterio needs no change
+        try:
+            feed = load_auterio(data)
+        except ValidationError as exc:
+            return auterio.invalid_payload(exc)
+        if not feed.accepted:
+            return auterio.no_valid_vehicles(site, feed)
+    else:
+        feed = load_carslink_feed(data)
     key = "vin" if fmt == "auterio" else "source_id"
     now = time.time()
     request_id = g.get("request_id")
@@ -177,6 +198,8 @@ def dms(site_id: str):
         except (RedisError, OSError):
             inbound.spool_full_replace(site.id, sorted(feed.present_ids))
             removal_pending = None
+    if fmt == "auterio":
+        return auterio.accepted(site, feed, delivery)
     return jsonify({
         "sync_id": delivery,
         "status": "accepted",

@@ -225,11 +225,10 @@ AUTERIO = {
 def test_dms_feed_with_a_key_reports_counts_and_skips_bad_vehicles(client, site, redis_client, auth):
     response = client.post("/hooks/dms/demo", json=AUTERIO, headers=auth)
     assert response.status_code == 202, response.get_json()
-    body = response.get_json()
-    assert body["feed"] == {"mode": "partial", "received": 3, "accepted": 2, "skipped": 1, "removed": 0,
-                            "removal_pending": 0}
-    assert body["skipped_listings"][0]["index"] == 2
-    assert "vin" in body["skipped_listings"][0]["reason"]
+    body = response.get_json()  # Auterio's own shape (tests/webhooks/test_webhook_auterio.py)
+    assert (body["success"], body["imported"], body["skipped"], body["source"]) == (True, 2, 1, "Demo Motors")
+    assert body["errors"][0]["index"] == 2
+    assert "vin" in body["errors"][0]["error"]
     assert redis_client.zcard(DUE) == 2
 
 
@@ -254,7 +253,8 @@ def test_dms_feed_of_unknown_shape_is_422(client, site):
 def test_dms_batch_over_1000_is_refused(client, site):
     feed = {"vehicles": [{"vin": f"WVWZZZE1ZNP{n:06d}", "brand": "VW", "model": "Golf"} for n in range(1001)]}
     response = client.post("/hooks/dms/demo", json=feed, headers={"X-Dealer-Api-Key": DMS_KEY})
-    assert response.status_code == 422
+    assert response.status_code == 400  # Auterio's "Invalid payload or no valid vehicles"
+    assert response.get_json()["error"]["message"] == "Invalid payload or no valid vehicles"
 
 
 # --------------------------------------------------------------------------- Redis down
