@@ -13,6 +13,7 @@ from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import HIGH, QUEUES
+from app.leads import stats as lead_stats
 from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
@@ -94,6 +95,7 @@ def car_json(car: Car) -> dict:
         "destinations": destinations,
         # An event that could not be applied because of a bug: still queued, retried with backoff.
         "eventError": apply_errors.get(car.site_id, car.car_ref),
+        "leads": lead_stats.counts_for_car(car.id),  # counts only: no personal data
     }
 
 
