@@ -3,8 +3,10 @@ admin API (Express links, erase by email). Thin: verify → load → service →
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, pre_load
 
 from app.auth import keys
 from app.errors import NotFound, Unauthorized
@@ -78,6 +80,12 @@ class EraseSchema(Schema):
 
     email = fields.Email(required=True)
     siteId = fields.String(load_default=None)  # noqa: N815 (the API's JSON spelling)
+
+    @pre_load
+    def _strip(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            return {**data, "email": data["email"].strip()}
+        return data
 
 
 @bp.post("/api/v1/leads/erase")

@@ -30,7 +30,8 @@ def openssl(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
 
 
 def test_the_docs_example_query_string_is_encoded_exactly_as_documented() -> None:
-    assert mem_plaintext(DOCS) == b"fname%3DTesting%26lname%3DBot%26email%3Dtesting%40roadster.com%26phone%3D800-505-1000"
+    documented = b"fname%3DTesting%26lname%3DBot%26email%3Dtesting%40roadster.com%26phone%3D800-505-1000"
+    assert mem_plaintext(DOCS) == documented
 
 
 @pytest.mark.parametrize(
