@@ -9,6 +9,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from app.auth import keys
+from app.connectors.base import ConnectorKind
 from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
 from app.jobs import enqueue
@@ -18,6 +19,7 @@ from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
+from app.sync.destinations import connector_class
 from app.timeutil import isoformat, utcnow
 from app.webhooks.signatures import SignatureError, verify_standard_webhook
 
@@ -77,6 +79,8 @@ def car_json(car: Car) -> dict:
     site = db.session.get(Site, car.site_id)
     destinations = []
     for dest in site.destinations:
+        if connector_class(dest.marketplace).kind is ConnectorKind.LEAD:
+            continue  # takes enquiries, not cars: its counts are under "leads"
         state = states.get(dest.id)
         if state is None:
             destinations.append({"marketplace": dest.marketplace, "status": "pending", "remoteId": None,

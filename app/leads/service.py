@@ -9,8 +9,10 @@ give the lead destinations ``LEAD_WAIT_SECONDS`` (default 2) to answer while the
   nothing is sent twice. A delivery that ended in an error is tried again, since re-sending is
   how a fixed lead comes back.
 
-The inline attempt runs after the commit, in the request, with its HTTP timeouts cut to the
-time left, so the shopper never waits for a worker to be free.
+The delivery job is queued right after the commit, due when the wait is over (so a web process
+that dies mid-request loses no lead); the inline attempt then runs in the request, its HTTP
+timeouts cut to the time left, so the shopper never waits for a worker to be free. A failed
+inline attempt moves that job to its queue at once.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from app.sync import destinations as dest_service
 log = logging.getLogger("forecourt.leads")
 # Statuses a re-sent lead tries again; the others are delivered or already have a job.
 RETRY_ON_RESEND = (SyncStatus.ERROR, SyncStatus.FAILED)
+SAFETY_NET_SECONDS = 1.0
 
 
 @dataclass
@@ -75,8 +78,16 @@ def find_car(site_id: str, car: dict[str, Any]) -> Car | None:
 
 def receive(site: Site, loaded: dict[str, Any], *, form: str, request_id: str | None) -> Answer:
     lead, created = _store(site, loaded, form, request_id)
-    pending = [d for d in deliveries.deliveries_of(lead) if created or d.status in RETRY_ON_RESEND]
-    _deliver_within(site, pending, current_app.config["FORECOURT"].lead_wait_seconds)
+    wait = current_app.config["FORECOURT"].lead_wait_seconds
+    rows = deliveries.deliveries_of(lead)
+    jobs: dict[int, str] = {}
+    if created:
+        # Queued right after the commit, due once the wait is over: should this process die
+        # mid-request, the lead is still delivered. A job finding it delivered does nothing.
+        due = time.time() + wait + SAFETY_NET_SECONDS
+        jobs = {row.id: enqueue.deliver_lead(row.id, site_id=site.id, at=due).id for row in rows}
+    pending = [row for row in rows if created or row.status in RETRY_ON_RESEND]
+    _deliver_within(site, pending, wait, jobs)
     return answer(lead)
 
 
@@ -114,20 +125,27 @@ def _car_ref(car: dict[str, Any]) -> str | None:
     return None
 
 
-def _deliver_within(site: Site, pending: list[LeadDelivery], wait: float) -> None:
+def _deliver_within(site: Site, pending: list[LeadDelivery], wait: float, jobs: dict[int, str]) -> None:
     """Try each delivery inline until ``wait`` seconds are spent; the rest go to the job."""
     settings = current_app.config["FORECOURT"]
     deadline = time.monotonic() + wait
     for item in pending:
         left = deadline - time.monotonic()
         if left < 0.05:
-            enqueue.deliver_lead(item.id, site_id=site.id)
+            _to_job(site, item, jobs)
             continue
         try:
             deliveries.attempt(item.id, timeout=(min(settings.http_connect_timeout, left), left), final=False)
         except ConnectorError:
             # Recorded on the delivery; the job retries with the one retry policy.
-            enqueue.deliver_lead(item.id, site_id=site.id)
+            _to_job(site, item, jobs)
+
+
+def _to_job(site: Site, item: LeadDelivery, jobs: dict[int, str]) -> None:
+    """Run the delivery's safety-net job now, or queue one (a re-sent lead has none)."""
+    job_id = jobs.get(item.id)
+    if job_id is None or not enqueue.run_now(job_id):
+        enqueue.deliver_lead(item.id, site_id=site.id)
 
 
 def answer(lead: Lead) -> Answer:

@@ -107,6 +107,7 @@ def test_the_car_status_api_counts_leads_without_personal_data(client, lead_site
     assert post_lead(client, lead_body(email="other@example.test")).status_code == 202
     resp = client.get("/api/v1/sites/demo/cars/101", headers=admin_headers)
     assert resp.status_code == 200
+    assert resp.get_json()["destinations"] == []  # Roadster takes no cars: it is not a sync destination
     assert resp.get_json()["leads"] == {
         "total": 3, "byDestination": {"roadster": {"delivered": 2, "pending": 1, "failed": 0, "duplicate": 1}}}
     assert EMAIL not in resp.get_data(as_text=True) and "other@example" not in resp.get_data(as_text=True)
