@@ -2,6 +2,7 @@
 Express-link generation per second.
 
     python -m bench.leads.run                     # 60 leads, 300 ms Roadster latency, 3 s of links
+                                                  # + 20 leads with Roadster down, 10 with it hanging
     python -m bench.leads.run --leads 100 --latency-ms 300 --link-seconds 5
 
 The stack is the Procfile's gunicorn web tier (2 workers × 4 threads, as in production), one
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, default=60, help="leads sent, one at a time")
     parser.add_argument("--latency-ms", type=float, default=300.0, help="Roadster sandbox latency")
     parser.add_argument("--link-seconds", type=float, default=3.0, help="seconds per Express-link measurement")
+    parser.add_argument("--fallback-leads", type=int, default=20,
+                        help="leads sent with Roadster down (and half as many with it hanging for 5 s)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args(argv)
@@ -153,6 +156,24 @@ def main(argv: list[str] | None = None) -> int:
             if status != 200 or not (isinstance(answer, dict) and "ucid=" in str(answer.get("redirect_url"))):
                 log(f"lead {n}: {status} {answer}")
 
+        # Roadster down (503 at once), then hanging past the wait: the shopper gets a 202 and an
+        # Express link; the wait (LEAD_WAIT_SECONDS, 2 s) bounds the second case.
+        fallback: dict[str, list[float]] = {}
+        for name, switches, count in (("down", {"outage": True, "latencyMs": 0}, args.fallback_leads),
+                                      ("hanging", {"outage": False, "latencyMs": 5000}, args.fallback_leads // 2)):
+            http_json("POST", control + "/switches", switches)
+            fallback[name] = []
+            for n in range(count):
+                payload = lead(1000 + n)
+                raw = encode(payload)
+                headers = signed_headers(site.webhook_secret, raw, webhook_id=f"lead_{payload['submission_id']}")
+                started = time.perf_counter()
+                status, answer = raw_post(f"{stack.web_url}/hooks/leads/{site.id}", raw, headers)
+                fallback[name].append((time.perf_counter() - started) * 1000)
+                if status != 202 or "?mem=" not in str((answer or {}).get("redirect_url")):
+                    log(f"{name} lead {n}: {status} {answer}")
+        http_json("POST", control + "/switches", {"outage": False, "latencyMs": args.latency_ms})
+
         status, answer = http_json("POST", f"{stack.web_url}/api/v1/sites/{site.id}/express-links",
                                    {"email": "a@example.test", "vin": VIN}, headers=stack.admin_headers())
         assert status == 200, answer
@@ -177,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio lead ÷ direct             p50 {t['p50'] / d['p50']:.3f}  p99 {t['p99'] / d['p99']:.3f}; "
           f"Forecourt adds {t['p50'] - d['p50']:.1f} ms at p50")
     print(f"  answered 200 with redirect_url  {statuses.count(200)}/{len(statuses)}")
+    for name, values in fallback.items():
+        if values:
+            f = summary(values)
+            figures[f"{name}_ms"] = f
+            print(f"  Roadster {name:8s} → 202 + Express link  p50 {f['p50']:7.1f} ms  p99 {f['p99']:7.1f}  "
+                  f"max {f['max']:.1f} ({len(values)} leads)")
     print(f"Express links: {full:,.0f}/s in-process vs bare AES-256-CBC + Base64 {bare:,.0f}/s "
           f"(ratio {full / bare:.3f}); admin API, one client: {api_links:,.0f}/s")
     if args.json:
