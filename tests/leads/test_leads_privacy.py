@@ -111,3 +111,17 @@ def test_the_car_status_api_counts_leads_without_personal_data(client, lead_site
     assert resp.get_json()["leads"] == {
         "total": 3, "byDestination": {"roadster": {"delivered": 2, "pending": 1, "failed": 0, "duplicate": 1}}}
     assert EMAIL not in resp.get_data(as_text=True) and "other@example" not in resp.get_data(as_text=True)
+
+
+def test_operators_erase_and_purge_from_the_shell(app, client, lead_site):
+    from app.extensions import db
+    from app.leads.models import Lead
+
+    for email in (EMAIL, "someone.else@example.test"):
+        assert post_lead(client, lead_body(email=email)).status_code == 200
+    runner = app.test_cli_runner()
+    erased = runner.invoke(args=["forecourt", "erase-leads", EMAIL, "--site", "demo"])
+    assert erased.exit_code == 0 and "erased 1 lead(s)" in erased.output
+    purged = runner.invoke(args=["forecourt", "purge-leads", "--days", "0"])
+    assert purged.exit_code == 0 and "purged 1 lead(s)" in purged.output
+    assert db.session.scalar(select(func.count(Lead.id))) == 0
