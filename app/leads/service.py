@@ -42,8 +42,11 @@ from app.sites.models import Destination, Site
 from app.sync import destinations as dest_service
 
 log = logging.getLogger("forecourt.leads")
-# Statuses a re-sent lead tries again; the others are delivered or already have a job.
-RETRY_ON_RESEND = (SyncStatus.ERROR, SyncStatus.FAILED)
+# Statuses a re-sent lead tries again: errors (re-sending is how a fixed lead comes back), and
+# pending (its first request may have died before its job was queued: a second job is harmless,
+# one attempt runs at a time and a delivered lead is never sent again). Retrying and waiting
+# deliveries already have their job.
+RETRY_ON_RESEND = (SyncStatus.ERROR, SyncStatus.FAILED, SyncStatus.PENDING)
 SAFETY_NET_SECONDS = 1.0
 
 

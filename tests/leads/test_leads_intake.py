@@ -208,3 +208,19 @@ def test_express_links_from_the_admin_api_and_the_plugin_helper(client, lead_sit
     missing = client.post("/api/v1/sites/demo/express-links", json={**shopper, "car": {"post_id": 999}},
                           headers=admin_headers)
     assert missing.status_code == 422 and "vin" in missing.get_json()["error"]["fields"]
+
+
+def test_a_lead_whose_first_request_died_is_delivered_when_the_form_is_sent_again(client, lead_site, redis_client):
+    from app.extensions import db
+
+    body = lead_body()
+    lead_site.switches(outage=True)
+    assert post_lead(client, body).status_code == 202
+    (delivery,) = _lead(body["submission_id"]).deliveries
+    delivery.status = "pending"  # as if the web process died after the commit, its job never queued
+    db.session.commit()
+    redis_client.flushdb()
+    lead_site.switches(outage=False)
+    again = post_lead(client, body)
+    assert again.status_code == 200 and "ucid=" in again.get_json()["redirect_url"]
+    assert len(lead_site.customers()) == 1
