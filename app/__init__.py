@@ -77,6 +77,7 @@ def _register_models() -> None:
 
     # Registers every connector, and the status overrides their packages contribute to mapping.
     import app.connectors  # noqa: F401
+    import app.leads.models  # noqa: F401
     import app.listings.inbound_events  # noqa: F401
     import app.listings.models  # noqa: F401
     import app.media.models  # noqa: F401
@@ -85,6 +86,7 @@ def _register_models() -> None:
 
 def _register_api(app: Flask) -> None:
     from app.api.views import bp as api_bp
+    from app.leads.views import bp as leads_bp
     from app.media.views import bp as media_bp
     from app.ops.metrics import bp as metrics_bp
     from app.webhooks.views import bp as hooks_bp
@@ -93,6 +95,7 @@ def _register_api(app: Flask) -> None:
     app.register_blueprint(metrics_bp)
     app.register_blueprint(hooks_bp)
     app.register_blueprint(media_bp)
+    app.register_blueprint(leads_bp)
 
 
 def _install_request_ids(app: Flask) -> None:

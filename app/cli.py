@@ -216,6 +216,9 @@ group.add_command(keys_group)
 
 
 def register_cli(app: Flask) -> None:
+    from app.leads.cli import register as register_lead_commands
+
+    register_lead_commands(group)
     app.cli.add_command(group)
     # Destinations are referenced here so `flask shell` users find them without imports.
     app.shell_context_processor(lambda: {"db": db, "Site": Site, "Destination": Destination})

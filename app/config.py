@@ -80,6 +80,9 @@ class Settings:
     media_s3_endpoint_url: str | None = None  # R2, MinIO, ...; unset: AWS
     media_s3_region: str | None = None
     media_s3_public_url: str | None = None  # CDN or bucket URL the marketplaces fetch from
+    lead_wait_seconds: float = 2.0  # how long a shopper's enquiry waits for a lead destination
+    lead_retention_days: int = 90  # leads (personal data) older than this are purged
+    lead_purge_cron: str = "30 3 * * *"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -170,6 +173,9 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "media_s3_endpoint_url": ("MEDIA_S3_ENDPOINT_URL", _optional),
     "media_s3_region": ("MEDIA_S3_REGION", _optional),
     "media_s3_public_url": ("MEDIA_S3_PUBLIC_URL", _optional),
+    "lead_wait_seconds": ("LEAD_WAIT_SECONDS", _positive_float),
+    "lead_retention_days": ("LEAD_RETENTION_DAYS", int),
+    "lead_purge_cron": ("LEAD_PURGE_CRON", str.strip),
 }
 
 assert set(_ENV) <= {f.name for f in fields(Settings)}

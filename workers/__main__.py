@@ -66,11 +66,12 @@ def _warm_imports() -> None:
 
 
 def register_periodic_jobs(cron, settings) -> None:
-    from workers import jobs
+    from workers import jobs, lead_jobs
 
     cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
     cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
     cron.register(jobs.full_feeds, queue_name="low", cron=settings.full_feed_cron, name="full-feeds")
+    cron.register(lead_jobs.purge_leads, queue_name="low", cron=settings.lead_purge_cron, name="purge-leads")
 
 
 def run_scheduler() -> int:

@@ -9,14 +9,17 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from app.auth import keys
+from app.connectors.base import ConnectorKind
 from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import HIGH, QUEUES
+from app.leads import stats as lead_stats
 from app.listings import apply_errors
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
+from app.sync.destinations import connector_class
 from app.timeutil import isoformat, utcnow
 from app.webhooks.signatures import SignatureError, verify_standard_webhook
 
@@ -76,6 +79,8 @@ def car_json(car: Car) -> dict:
     site = db.session.get(Site, car.site_id)
     destinations = []
     for dest in site.destinations:
+        if connector_class(dest.marketplace).kind is ConnectorKind.LEAD:
+            continue  # takes enquiries, not cars: its counts are under "leads"
         state = states.get(dest.id)
         if state is None:
             destinations.append({"marketplace": dest.marketplace, "status": "pending", "remoteId": None,
@@ -94,6 +99,7 @@ def car_json(car: Car) -> dict:
         "destinations": destinations,
         # An event that could not be applied because of a bug: still queued, retried with backoff.
         "eventError": apply_errors.get(car.site_id, car.car_ref),
+        "leads": lead_stats.counts_for_car(car.id),  # counts only: no personal data
     }
 
 

@@ -26,6 +26,7 @@ SCOPES = {
     "jobs:replay": "replay failed jobs",
     "dashboard:read": "view the RQ dashboard",
     "dashboard:write": "requeue, delete or empty jobs from the RQ dashboard",
+    "leads:write": "build Express links and erase shoppers' leads",
 }
 ALL_SCOPES = frozenset(SCOPES)
 KEY_PREFIX = "fck_"

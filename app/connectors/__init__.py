@@ -36,6 +36,7 @@ from app.connectors.kinds import (
 )
 from app.connectors.payload import diff_payload, fingerprint
 from app.connectors.registry import available, get_connector_class, register
+from app.connectors.roadster import RoadsterConnector  # importing registers "roadster"
 
 __all__ = [
     "AdoptionMatch",
@@ -68,6 +69,7 @@ __all__ = [
     "RemoteState",
     "RetryAt",
     "RetryLater",
+    "RoadsterConnector",
     "SimpleTransport",
     "StaticKey",
     "SyncOutcome",

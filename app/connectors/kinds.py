@@ -181,6 +181,11 @@ class LeadSink(Connector):
     def deliver(self, lead: Mapping[str, Any]) -> LeadResult:
         raise NotImplementedError
 
+    def landing_link(self, lead: Mapping[str, Any]) -> str | None:
+        """A page the shopper can be sent to at once, built locally, while the lead itself
+        waits for the remote (Roadster's Express link). None: the remote has none."""
+        return None
+
 
 # --------------------------------------------------------------------------- inventory sources
 

@@ -31,6 +31,7 @@ SEND_FULL = "workers.jobs.send_full"
 FULL_REPLACE = "workers.jobs.full_replace"
 RECONCILE_SITE = "workers.jobs.reconcile_site"
 INGEST_IMAGE = "workers.media_jobs.ingest_image"
+DELIVER_LEAD = "workers.lead_jobs.deliver_lead"
 
 JOB_TIMEOUT = 300
 FAILURE_TTL = 30 * 86400
@@ -309,3 +310,17 @@ def ingest_image(source_url: str, *, job_id: str, job_timeout: int, queue_name: 
         meta={"request_id": request_id_var.get(), "source_url": source_url[:500]},
         description=f"ingest photo {source_url[:200]}",
     )
+
+
+def deliver_lead(delivery_id: int, *, site_id: str | None = None, at: float | None = None) -> Job:
+    """Deliver one lead to one lead destination (job args are ids only: no personal data in
+    Redis, RQ's failed registry or Sentry). Retried with the one retry policy."""
+    kwargs: dict[str, Any] = dict(
+        job_timeout=60,
+        failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL,
+        retry=retry_policy(),
+        meta=job_meta(site_id=site_id, lead_delivery_id=delivery_id),
+        description=f"deliver lead delivery {delivery_id}",
+    )
+    return _enqueue(PUSH, at, DELIVER_LEAD, (delivery_id,), kwargs)

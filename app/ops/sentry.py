@@ -10,11 +10,17 @@ from app.config import Settings
 SENSITIVE_KEYS = re.compile(
     r"(authorization|api[_-]?key|secret|password|passwd|token|signature|cookie|credential|"
     r"webhook-signature|x-wc-webhook-signature|x-wp-webhook-signature|x-dealer-api-key|"
-    r"encryption|dsn|cost_price)",
+    r"encryption|dsn|cost_price|"
+    # Shoppers' personal data (leads); never "message", Sentry's own field for the event text.
+    r"email|first_?name|last_?name|^fname$|^lname$|phone)",
     re.IGNORECASE,
 )
 # Values that look like secrets even under innocent keys (e.g. in a logged URL or message).
-SENSITIVE_VALUES = re.compile(r"(whsec_[A-Za-z0-9+/=]+|cz_(live|test)_[A-Za-z0-9]+|Bearer\s+\S+)")
+SENSITIVE_VALUES = re.compile(
+    r"(whsec_[A-Za-z0-9+/=]+|cz_(live|test)_[A-Za-z0-9]+|Bearer\s+\S+|"
+    # An email address anywhere in a message or URL; an Express link's encrypted ``mem`` token.
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|mem=[^&\s]+)"
+)
 FILTERED = "[Filtered]"
 
 

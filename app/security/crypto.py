@@ -7,6 +7,7 @@ In development only, a key is generated once under ``var/`` so the two-command s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -61,6 +62,11 @@ class Vault:
 
     def rotate(self, token: str) -> str:
         return self.fernet.rotate(token.encode()).decode()
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """One key per configured key (the current one first), derived for ``purpose``: for
+        keyed lookups of encrypted values (a lead's email) that must survive key rotation."""
+        return [hashlib.sha256(f"forecourt:{purpose}:".encode() + key.encode()).digest() for key in self._keys()]
 
 
 def _development_key(var_dir: Path) -> str:

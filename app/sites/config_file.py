@@ -178,6 +178,11 @@ class SiteOptionsSchema(Schema):
     full_replace_grace_hours = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
     reconcile_remove_orphans = fields.Boolean()
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like AED"))
+    # Leads (app.leads): the form plugin whose field names the lead hook reads, single fields
+    # mapped on top of it, and the region of phone numbers given without a country code.
+    lead_form = fields.String(validate=validate.OneOf(("forecourt", "contact-form-7", "gravity-forms", "wpforms")))
+    lead_fields = fields.Dict(keys=fields.String(), values=fields.String())
+    phone_region = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$", error="must be an ISO 3166 code like US"))
 
 
 class DestinationOptionsSchema(Schema):

@@ -42,12 +42,14 @@ def budget_for(dest: Destination) -> RateBudget:
     return RateBudget(redis_store.client, budget_id(dest.base_url, rate_key), resolved)
 
 
-def build_connector(dest: Destination):
+def build_connector(dest: Destination, *, timeout: tuple[float, float] | None = None):
+    """The destination's connector on the budgeted transport; ``timeout`` (connect, read)
+    overrides the settings' for a caller that must answer sooner (a shopper's lead)."""
     settings = current_app.config["FORECOURT"]
     options = {**(dest.site.options or {}), **(dest.options or {})}
     options.pop("mapping", None)
     transport = BudgetedTransport(
-        budget=budget_for(dest), timeout=(settings.http_connect_timeout, settings.http_read_timeout)
+        budget=budget_for(dest), timeout=timeout or (settings.http_connect_timeout, settings.http_read_timeout)
     )
     cls = connector_class(dest.marketplace)
     known = set(cls.option_names)

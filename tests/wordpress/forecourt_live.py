@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from tests.conftest import CARZLE_KEY
@@ -17,9 +18,10 @@ API_KEY = "fck_wordpress_suite_key_0123456789abcdef"  # keys start with fck_ (ap
 SHOWROOM = "demo-motors"
 
 
-def configure_site(carzle, *, extra: str = "") -> None:
-    """The dealer's site on the Inventory Presser preset, keyed by post id, with Carzle, and
-    the site API key the plugin uses for the status API and Sync Now."""
+def configure_site(carzle, *, extra: str = "", destinations: str = "") -> None:
+    """The dealer's site on the Inventory Presser preset, keyed by post id, with Carzle (and
+    ``destinations``, more TOML), and the site API key the plugin uses for the status API and
+    Sync Now."""
     from app.auth.keys import hash_token
     from app.auth.models import ApiKey
     from app.extensions import db
@@ -40,12 +42,42 @@ ref_scheme = "post_id"
   api_key = "{CARZLE_KEY}"
   regional_specs = "GCC"
   allow_insecure_images = true
+{destinations}
 """
     config_file.apply(config_file.parse(toml, {}))
-    db.session.add(ApiKey(name="wordpress plugin", prefix=API_KEY[:10], token_hash=hash_token(API_KEY),
-                          scopes=["sites:read", "sync:write"], site_id=SITE_ID))
+    if db.session.scalar(select(ApiKey).where(ApiKey.token_hash == hash_token(API_KEY))) is None:
+        db.session.add(ApiKey(name="wordpress plugin", prefix=API_KEY[:10], token_hash=hash_token(API_KEY),
+                              scopes=["sites:read", "sync:write"], site_id=SITE_ID))
     db.session.commit()
     cache.clear()
+
+
+ROADSTER_KEY = "rd_test_wordpress_suite"
+ROADSTER_DEALER = "forecourt-test-motors"
+
+
+def add_roadster(carzle) -> str:
+    """A Roadster dealer and key on the sandbox, and a Roadster destination on the site;
+    returns the sandbox's Roadster control URL."""
+    import base64
+
+    import requests
+
+    cipher = base64.b64encode(b"wordpress-suite-cipher-key-0123!").decode()  # 32 bytes
+    control = f"{carzle.url}/_sandbox/roadster"
+    for path, body in (("/dealers", {"slug": ROADSTER_DEALER, "partnerId": "777", "encryptionKey": cipher}),
+                       ("/keys", {"key": ROADSTER_KEY, "dealer": ROADSTER_DEALER})):
+        assert requests.post(control + path, json=body, timeout=10).status_code == 201
+    configure_site(carzle, destinations=f"""
+  [[sites.destinations]]
+  marketplace = "roadster"
+  base_url = "{carzle.url}/roadster"
+  api_key = "{ROADSTER_KEY}"
+  encryption_key = "{cipher}"
+  dealer_partner_id = "777"
+  storefront_url = "{carzle.url}/roadster/stores/{ROADSTER_DEALER}"
+""")
+    return control
 
 
 class Forecourt:

@@ -89,7 +89,7 @@ class Forecourt_Leads {
 				<p class="forecourt-enquiry-thanks" role="status"><?php esc_html_e( 'Thank you! Your enquiry has been sent; the dealer will be in touch soon.', 'forecourt' ); ?></p>
 			<?php else : ?>
 				<?php if ( 'invalid' === $state ) : ?>
-					<p class="forecourt-enquiry-error" role="alert"><?php esc_html_e( 'Please give your first name and a valid email address or phone number.', 'forecourt' ); ?></p>
+					<p class="forecourt-enquiry-error" role="alert"><?php esc_html_e( 'Please give your first name, last name and a valid email address.', 'forecourt' ); ?></p>
 				<?php endif; ?>
 				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" class="forecourt-enquiry-form">
 					<?php if ( '' !== $atts['title'] ) : ?>
@@ -99,8 +99,8 @@ class Forecourt_Leads {
 					<input type="hidden" name="forecourt_car" value="<?php echo (int) $car_id; ?>">
 					<?php wp_nonce_field( self::ACTION, 'forecourt_enquiry_nonce' ); ?>
 					<p><label><?php esc_html_e( 'First name', 'forecourt' ); ?><br><input type="text" name="first_name" required maxlength="100" autocomplete="given-name"></label></p>
-					<p><label><?php esc_html_e( 'Last name', 'forecourt' ); ?><br><input type="text" name="last_name" maxlength="100" autocomplete="family-name"></label></p>
-					<p><label><?php esc_html_e( 'Email', 'forecourt' ); ?><br><input type="email" name="email" maxlength="200" autocomplete="email"></label></p>
+					<p><label><?php esc_html_e( 'Last name', 'forecourt' ); ?><br><input type="text" name="last_name" required maxlength="100" autocomplete="family-name"></label></p>
+					<p><label><?php esc_html_e( 'Email', 'forecourt' ); ?><br><input type="email" name="email" required maxlength="200" autocomplete="email"></label></p>
 					<p><label><?php esc_html_e( 'Phone', 'forecourt' ); ?><br><input type="tel" name="phone" maxlength="50" autocomplete="tel"></label></p>
 					<p><label><?php esc_html_e( 'Message', 'forecourt' ); ?><br><textarea name="message" rows="4" maxlength="5000"></textarea></label></p>
 					<p class="forecourt-hp" aria-hidden="true" style="position:absolute;left:-9999px"><label><?php esc_html_e( 'Leave this empty', 'forecourt' ); ?><input type="text" name="forecourt_website" tabindex="-1" autocomplete="off"></label></p>
@@ -133,14 +133,14 @@ class Forecourt_Leads {
 	}
 
 	/**
-	 * Whether the lead can be answered: a first name and an email or phone.
+	 * Whether Forecourt can take the lead: a first and last name and a valid email (what
+	 * Roadster requires; Forecourt answers 422 otherwise).
 	 *
 	 * @param array $fields Clean fields.
 	 * @return bool
 	 */
 	public static function is_valid( $fields ) {
-		$reachable = ( '' !== $fields['email'] && is_email( $fields['email'] ) ) || '' !== preg_replace( '/[^0-9]/', '', $fields['phone'] );
-		return '' !== $fields['first_name'] && $reachable;
+		return '' !== $fields['first_name'] && '' !== $fields['last_name'] && '' !== $fields['email'] && is_email( $fields['email'] );
 	}
 
 	/**
