@@ -216,6 +216,9 @@ group.add_command(keys_group)
 
 
 def register_cli(app: Flask) -> None:
+    from app.cli_sources import register
+
+    register(group)
     app.cli.add_command(group)
     # Destinations are referenced here so `flask shell` users find them without imports.
     app.shell_context_processor(lambda: {"db": db, "Site": Site, "Destination": Destination})

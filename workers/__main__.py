@@ -71,6 +71,8 @@ def register_periodic_jobs(cron, settings) -> None:
     cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
     cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
     cron.register(jobs.full_feeds, queue_name="low", cron=settings.full_feed_cron, name="full-feeds")
+    cron.register(jobs.pull_due_sources, queue_name="low", interval=60, name="pull-due-sources")
+    cron.register(jobs.purge_history, queue_name="low", cron=settings.history_purge_cron, name="purge-history")
 
 
 def run_scheduler() -> int:

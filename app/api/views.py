@@ -13,7 +13,7 @@ from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import HIGH, QUEUES
-from app.listings import apply_errors
+from app.listings import apply_errors, merge
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
@@ -89,6 +89,8 @@ def car_json(car: Car) -> dict:
         "status": car.status,
         "vehicle": car.vehicle,
         "mappingErrors": car.mapping_errors or {},
+        # Merge by VIN: the source each field's value came from (app.listings.merge).
+        "fieldSources": merge.field_sources(site.options, car.id),
         "sourceModifiedAt": isoformat(car.source_modified_at),
         "updatedAt": isoformat(car.updated_at),
         "destinations": destinations,
