@@ -11,8 +11,11 @@ Sites file (``[sites.merge]``)::
 The **default order** is ``wordpress``, ``dms``, then pulled sources by name: the dealer's own
 site first, the DMS next, aggregators last. Sources a list leaves out still fill fields the
 listed ones lack, in default order, so a car is never sent with less than its sources know.
-A source that removed the car (trash, a removal, a vanished vehicle) drops out; the car is
-deleted only when no source still has it. With one source nothing is merged.
+With ``fallback = false``, a field comes only from the sources its rule or ``order`` names
+("price from Carfluence, everything else from WordPress" means exactly that). A source that
+removed the car (trash, a removal, a vanished vehicle) drops out; the car is deleted only
+when no source still has it (then the others fill in, whatever ``fallback`` says). With one
+source nothing is merged.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def merge(versions: Mapping[str, Version], config: Mapping[str, Any] | None) -> 
         latest = max(versions.values(), key=lambda v: v.received_at)
         return Merged(dict(latest.vehicle), ListingStatus.DELETED, {})
     base = [s for s in config.get("order") or [] if s in live]
-    base += [s for s in default_order(list(live)) if s not in base]
+    if config.get("fallback", True) or not base:
+        base += [s for s in default_order(list(live)) if s not in base]
     chosen: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name in (*MERGED_FIELDS, STATUS):
@@ -104,8 +108,10 @@ def config_problems(config: Any) -> dict[str, str]:
         return {"merge": "must be a table with `order` and/or `fields`"}
     problems: dict[str, str] = {}
     for key in config:
-        if key not in ("order", "fields"):
-            problems[f"merge.{key}"] = "unknown key (use order, fields)"
+        if key not in ("order", "fields", "fallback"):
+            problems[f"merge.{key}"] = "unknown key (use order, fields, fallback)"
+    if not isinstance(config.get("fallback", True), bool):
+        problems["merge.fallback"] = "must be true or false"
     order = config.get("order", [])
     if not isinstance(order, list) or not all(isinstance(s, str) and s for s in order):
         problems["merge.order"] = "must be a list of source names (wordpress, dms, carfluence, …)"

@@ -10,7 +10,7 @@ from app.connectors.cache import RedisCache
 from app.connectors.carfluence import CarfluenceConnector
 from app.connectors.errors import FixInput, Reauthenticate
 from app.connectors.http import SimpleTransport
-from tests.support.carfluence import EMAIL, KEY, PASSWORD, seed
+from tests.support.carfluence import EMAIL, KEY, PASSWORD
 
 LOGIN = {"email": EMAIL, "password": PASSWORD}
 API_KEY = {"api_key": KEY}
