@@ -16,7 +16,7 @@ DOCS = {"vin": "1HGCM82633A004352", "year": 2024, "make": "Honda", "model": "Acc
     ("changes", "expected", "problems"),
     [
         ({}, {"vin": "1HGCM82633A004352", "year": 2024, "make": "Honda", "model": "Accord", "price": 25999,
-              "status": "active", "currency": "USD"}, {}),
+              "status": "active", "currency": "USD", "title": "2024 Honda Accord"}, {}),
         ({"price": "25999.50"}, {"price": 26000}, {}),
         ({"price": "abc"}, {"price": None}, {"price": "must be a non-negative decimal"}),
         ({"status": "pending"}, {"status": "reserved"}, {}),

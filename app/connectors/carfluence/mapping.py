@@ -74,6 +74,8 @@ def to_vehicle(item: Mapping[str, Any], *, currency: str | None = None) -> tuple
     if vehicle.status is None:
         problems["status"] = f"unknown status {status!r}"
         vehicle.status = ListingStatus.INACTIVE  # an unknown state must not stay on sale
+    # Carfluence has no title; marketplaces want one, as dealers write it: "2024 Honda Accord EX".
+    vehicle.title = " ".join(str(p) for p in (vehicle.year, vehicle.make, vehicle.model, vehicle.trim) if p) or None
     vehicle.currency = str(item.get("currency") or currency or "USD")
     vehicle.images = [_image(photo) for photo in item.get("photos") or [] if _image(photo) is not None]
     return vehicle.to_dict(), problems
