@@ -11,12 +11,22 @@ from tests.support.carfluence import EMAIL, KEY, PASSWORD, seed
 from tests.support.wordpress import SECRET
 
 
-def configure(carzle: Any, *, auth: str = "key", site_extra: str = "", source_extra: str = "") -> Any:
+def configure(carzle: Any, *, auth: str = "key", site_extra: str = "", source_extra: str = "",
+              listing: bool = True) -> Any:
+    """The site; ``listing=False`` leaves Carzle out (pull tests need no marketplace writes,
+    which Carzle's 30 per minute would slow down)."""
     from app.extensions import db
     from app.sites import cache, config_file
     from app.sites.models import Site
 
     creds = f'api_key = "{KEY}"' if auth == "key" else f'email = "{EMAIL}"\n  password = "{PASSWORD}"'
+    carzle_dest = f"""
+  [[sites.destinations]]
+  marketplace = "carzle"
+  base_url = "{carzle.api_url}"
+  api_key = "{CARZLE_KEY}"
+  regional_specs = "GCC"
+"""
     toml = f"""
 [[sites]]
 id = "demo"
@@ -27,12 +37,7 @@ ref_scheme = "stock_number"
 currency = "AED"
 {site_extra}
 
-  [[sites.destinations]]
-  marketplace = "carzle"
-  base_url = "{carzle.api_url}"
-  api_key = "{CARZLE_KEY}"
-  regional_specs = "GCC"
-
+{carzle_dest if listing else ""}
   [[sites.destinations]]
   marketplace = "carfluence"
   base_url = "{carzle.url}/carfluence/api/v1"
@@ -56,5 +61,5 @@ def market(carzle: Any) -> Any:
 
 @pytest.fixture
 def source(app: Any, carzle: Any, market: Any) -> Any:
-    site = configure(carzle)
+    site = configure(carzle, listing=False)
     return next(d for d in site.destinations if d.marketplace == "carfluence")

@@ -51,7 +51,7 @@ def test_a_changed_vehicle_becomes_one_source_event(app, source, market) -> None
 
 @pytest.mark.parametrize("grace_pulls", [1, 2, 3])
 def test_a_vanished_vehicle_is_removed_after_its_grace(app, carzle, market, grace_pulls) -> None:
-    site = configure(carzle)
+    site = configure(carzle, listing=False)
     dest = next(d for d in site.destinations if d.marketplace == "carfluence")
     dest.options = {**dest.options, "grace_pulls": grace_pulls}
     db.session.commit()
@@ -68,7 +68,7 @@ def test_a_vanished_vehicle_is_removed_after_its_grace(app, carzle, market, grac
 
 
 def test_a_pull_that_fails_on_page_3_of_5_removes_nothing(app, carzle, market) -> None:
-    site = configure(carzle)
+    site = configure(carzle, listing=False)
     dest = next(d for d in site.destinations if d.marketplace == "carfluence")
     dest.options = {**dest.options, "grace_pulls": 1}
     db.session.commit()
@@ -87,7 +87,7 @@ def test_a_pull_that_fails_on_page_3_of_5_removes_nothing(app, carzle, market) -
 
 
 def test_a_total_that_shrank_too_much_removes_nothing_until_accepted(app, carzle, market) -> None:
-    site = configure(carzle)
+    site = configure(carzle, listing=False)
     dest = next(d for d in site.destinations if d.marketplace == "carfluence")
     dest.options = {**dest.options, "grace_pulls": 1, "max_shrink": 0.2}
     db.session.commit()
@@ -102,7 +102,7 @@ def test_a_total_that_shrank_too_much_removes_nothing_until_accepted(app, carzle
 
 
 def test_a_pull_whose_token_expires_mid_way_completes_after_one_refresh(app, carzle, market) -> None:
-    site = configure(carzle, auth="login")
+    site = configure(carzle, auth="login", listing=False)
     dest = next(d for d in site.destinations if d.marketplace == "carfluence")
     generate(market, 50, 6)
     market.expire_after = 2  # pages 1 and 2 pass; the token has expired by page 3
