@@ -7,7 +7,7 @@ The latest version of each source is also what the merge by VIN reads
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, delete, func, select
@@ -72,7 +72,10 @@ def record_version(
     last = latest_versions(car.id).get(source)
     if last is not None and last.vehicle == vehicle and last.status == car.status and last.removed == removed:
         if modified_at is not None:
-            last.modified_at = max(filter(None, (last.modified_at, modified_at)), default=modified_at)
+            # SQLite hands back naive datetimes; every time here is UTC.
+            known = last.modified_at
+            known = known.replace(tzinfo=UTC) if known is not None and known.tzinfo is None else known
+            last.modified_at = modified_at if known is None else max(known, modified_at)
         return None
     row = CarVersion(
         site_id=car.site_id, car_id=car.id, source=source, vin=(vehicle.get("vin") or None),
