@@ -50,9 +50,9 @@ class CarfluenceConnector(InventorySource):
         if not isinstance(filters, Mapping):
             problems["filters"] = "must be a table of Carfluence inventory filters"
         else:
-            for name in filters:
-                if name not in FILTERS:
-                    problems[f"filters.{name}"] = f"unknown filter (known: {', '.join(FILTERS)})"
+            unknown = sorted(set(filters) - set(FILTERS))
+            if unknown:
+                problems["filters"] = f"unknown filter(s) {', '.join(unknown)} (known: {', '.join(FILTERS)})"
         size = options.get("page_size", MAX_PAGE)
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE:
             problems["page_size"] = f"must be an integer from 1 to {MAX_PAGE}"
