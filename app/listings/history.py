@@ -101,6 +101,23 @@ def car_for_vin(site_id: str, vin: str) -> int | None:
     )
 
 
+def cars_by_vin(site_id: str, *, besides: str) -> dict[str, str]:
+    """VIN → car_ref of the cars other sources than ``besides`` describe at the site (the
+    newest such version per VIN wins): where a pulled vehicle belongs."""
+    from app.listings.models import Car
+
+    newest = (
+        select(func.max(CarVersion.id))
+        .where(CarVersion.site_id == site_id, CarVersion.source != besides, CarVersion.vin.is_not(None),
+               CarVersion.removed.is_(False))
+        .group_by(CarVersion.vin)
+    )
+    rows = db.session.execute(
+        select(CarVersion.vin, Car.car_ref).join(Car, Car.id == CarVersion.car_id).where(CarVersion.id.in_(newest))
+    )
+    return {vin: car_ref for vin, car_ref in rows}
+
+
 def car_history(car_id: int, *, limit: int = 200) -> dict[str, list[dict[str, Any]]]:
     """Both histories of one car, newest first."""
     versions = db.session.scalars(

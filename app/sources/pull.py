@@ -5,6 +5,8 @@ and remove vanished ones only after their grace.
   event (and so no sync, no push).
 * **Events**: a changed vehicle becomes a ``source`` event for the car holding its VIN (any
   source's car, so WordPress and Carfluence merge into one), debounced and applied like any other.
+  When a WordPress or DMS car takes a VIN this source had a car of its own for, that car is
+  removed at the next pull and the vehicle joins the other car (``moved``).
 * **Sold grace**: a vehicle missing from ``grace_pulls`` consecutive complete pulls (default 3),
   or missing for ``grace_hours``, is removed.
 * **Nothing removed on a bad pull**: a 5xx, timeout or page missing mid-way (``failed``),
@@ -127,9 +129,10 @@ def _apply(dest: Destination, connector: Any, items: list[dict[str, Any]], *, re
     now = utcnow()
     stamp = now.timestamp()
     seen: set[str] = set()
-    counts = {"changed": 0, "unchanged": 0, "invalid": 0, "missing": 0, "removed": 0}
+    counts = {"changed": 0, "unchanged": 0, "invalid": 0, "missing": 0, "removed": 0, "moved": 0}
     pipe = redis_store.client.pipeline(transaction=False)
     queue = debouncer()
+    owners = history.cars_by_vin(dest.site_id, besides=dest.marketplace)
     for item in items:
         vehicle, problems = connector.vehicle(item)
         vin = vehicle.get("vin")
@@ -140,9 +143,17 @@ def _apply(dest: Destination, connector: Any, items: list[dict[str, Any]], *, re
         digest = fingerprint({"vehicle": vehicle, "errors": problems})
         row = known.get(vin)
         if row is None:
-            row = known[vin] = SourceItem(destination_id=dest.id, vin=vin, car_ref=_car_ref(dest.site_id, vin),
+            row = known[vin] = SourceItem(destination_id=dest.id, vin=vin,
+                                          car_ref=owners.get(vin) or _car_ref(dest.site_id, vin),
                                           missing_pulls=0, removed=False)
             db.session.add(row)
+        elif owners.get(vin, row.car_ref) != row.car_ref:
+            # Another source's car (WordPress, the DMS) now has this VIN: this source's car named
+            # by the VIN goes, and the vehicle joins that car from now on (merge by VIN).
+            if not row.removed:
+                queue.submit(dest.site_id, row.car_ref, _removal(dest, vin, stamp, "moved"), now=stamp, pipe=pipe)
+            row.car_ref, row.fingerprint = owners[vin], None
+            counts["moved"] += 1
         row.last_seen_at, row.missing_pulls, row.missing_since = now, 0, None
         if row.fingerprint == digest and not row.removed:
             counts["unchanged"] += 1
@@ -165,14 +176,17 @@ def _apply(dest: Destination, connector: Any, items: list[dict[str, Any]], *, re
             if row.missing_pulls < grace_pulls and not overdue:
                 counts["missing"] += 1
                 continue
-            event = {"channel": "source", "source": dest.marketplace, "delete": True, "received_at": stamp,
-                     "modified_at": stamp, "delivery_id": f"pull:{dest.id}:{vin}:removed:{int(stamp)}"}
-            queue.submit(dest.site_id, row.car_ref, event, now=stamp, pipe=pipe)
+            queue.submit(dest.site_id, row.car_ref, _removal(dest, vin, stamp, "removed"), now=stamp, pipe=pipe)
             row.removed, row.fingerprint = True, None
             counts["removed"] += 1
     # Events first, fingerprints after: a crash between the two re-sends changes, never loses them.
     pipe.execute()
     return counts
+
+
+def _removal(dest: Destination, vin: str, stamp: float, why: str) -> dict[str, Any]:
+    return {"channel": "source", "source": dest.marketplace, "delete": True, "received_at": stamp,
+            "modified_at": stamp, "delivery_id": f"pull:{dest.id}:{vin}:{why}:{int(stamp)}"}
 
 
 def _car_ref(site_id: str, vin: str) -> str:

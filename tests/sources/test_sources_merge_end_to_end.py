@@ -130,3 +130,25 @@ def test_a_car_only_carfluence_has_is_listed_and_removed_after_its_grace(app, cl
     car = client.get(f"/api/v1/sites/demo/cars/{VIN}", headers=admin_headers).get_json()
     assert car["status"] == "deleted"
     db.session.rollback()
+
+
+def test_a_wordpress_car_that_arrives_after_carfluences_takes_the_vin_over(app, client, admin_headers, carzle,
+                                                                          market) -> None:
+    site = configure(carzle, site_extra=PRICE_FROM_CARFLUENCE)
+    source = next(d for d in site.destinations if d.marketplace == "carfluence")
+    carfluence_car(market)
+    generate(market, 4, 12)
+    pull(source.id)
+    drain(app)
+    assert [x["externalRef"] for x in carzle.carzle.listings("demo-motors")].count("fc_sku_CF-77") == 1
+    post_hook(client, inventory_presser_post(101, price="$28,995"))
+    drain(app)
+    moved = pull(source.id)
+    assert (moved["moved"], moved["changed"]) == (1, 1)
+    drain(app)
+    refs = {x["externalRef"]: x for x in carzle.carzle.listings("demo-motors")}
+    assert "fc_sku_CF-77" not in refs  # Carfluence's own car for the VIN is gone
+    assert refs["fc_sku_STK101"]["price"] == 26_500  # and the WordPress car has its price
+    assert pull(source.id)["changed"] == 0
+    car = client.get(f"/api/v1/sites/demo/cars/{VIN}", headers=admin_headers).get_json()
+    assert car["status"] == "deleted"

@@ -144,3 +144,19 @@ def test_pull_now_from_the_cli(app, source, market) -> None:
     result = app.test_cli_runner().invoke(args=["forecourt", "pull-source", "demo", "carfluence"])
     assert result.exit_code == 0, result.output
     assert '"changed": 4' in result.output
+
+
+def test_the_shared_read_budget_holds_a_pull_until_its_reset(app, carzle, market) -> None:
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    site = configure(carzle, listing=False)
+    dest = next(d for d in site.destinations if d.marketplace == "carfluence")
+    dest.options = {**dest.options, "rate_reads": 2, "rate_window": 60, "grace_pulls": 1}
+    db.session.commit()
+    generate(market, 25, 13)
+    result = pull(dest.id)
+    assert (result["outcome"], result["pages"], result["removed"]) == ("rate_limited", 2, 0)
+    scheduled = ScheduledJobRegistry(queue=Queue("low", connection=redis_store.client))
+    assert scheduled.count == 1  # the whole pull again at the budget's reset
+    assert market.stats()["principals"]["cf_live_northgroup_read"].get("rate_limited", 0) == 0  # never a 429
