@@ -23,6 +23,8 @@ class SourceItem(db.Model):
     vin: Mapped[str] = mapped_column(String(17))
     car_ref: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # When a pull last found it changed, new, or back after missing (unchanged sightings are not
+    # written, so a no-change pull writes no rows).
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     missing_pulls: Mapped[int] = mapped_column(Integer, default=0)
     missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -154,14 +154,16 @@ def _apply(dest: Destination, connector: Any, items: list[dict[str, Any]], *, re
                 queue.submit(dest.site_id, row.car_ref, _removal(dest, vin, stamp, "moved"), now=stamp, pipe=pipe)
             row.car_ref, row.fingerprint = owners[vin], None
             counts["moved"] += 1
-        row.last_seen_at, row.missing_pulls, row.missing_since = now, 0, None
+        if row.missing_pulls or row.missing_since or row.last_seen_at is None:
+            # Only rows that change are written: a no-change pull of 5,000 vehicles updates none.
+            row.last_seen_at, row.missing_pulls, row.missing_since = now, 0, None
         if row.fingerprint == digest and not row.removed:
             counts["unchanged"] += 1
             continue
         event = {"channel": "source", "source": dest.marketplace, "vehicle": vehicle, "errors": problems,
                  "received_at": stamp, "modified_at": stamp, "delivery_id": f"pull:{dest.id}:{vin}:{digest[:24]}"}
         queue.submit(dest.site_id, row.car_ref, event, now=stamp, pipe=pipe)
-        row.fingerprint, row.removed = digest, False
+        row.fingerprint, row.removed, row.last_seen_at = digest, False, now
         counts["changed"] += 1
     if removals:
         grace_pulls = int(options.get("grace_pulls", DEFAULT_GRACE_PULLS))
