@@ -70,7 +70,7 @@ def record_version(
     db.session.flush()  # a new car needs its id
     vehicle = dict(car.vehicle or {})
     last = latest_versions(car.id).get(source)
-    if last is not None and last.vehicle == vehicle and last.status == car.status and last.removed == removed:
+    if last is not None and _same(last.vehicle, vehicle) and last.status == car.status and last.removed == removed:
         if modified_at is not None:
             # SQLite hands back naive datetimes; every time here is UTC.
             known = last.modified_at
@@ -83,6 +83,11 @@ def record_version(
     )
     db.session.add(row)
     return row
+
+
+def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Equal but for the sender's save time: a re-save that changed nothing is no new version."""
+    return {k: v for k, v in old.items() if k != "modified_at"} == {k: v for k, v in new.items() if k != "modified_at"}
 
 
 def record_payload(car_id: int, dest: Any, *, operation: str, outcome: str, payload: dict[str, Any] | None,
