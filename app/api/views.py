@@ -9,6 +9,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from app.auth import keys
+from app.connectors.base import ConnectorKind
 from app.errors import NotFound, Unauthorized
 from app.extensions import db, redis_store
 from app.jobs import enqueue
@@ -16,6 +17,7 @@ from app.jobs.queues import HIGH, QUEUES
 from app.listings import apply_errors, merge
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
+from app.sync import destinations as dest_service
 from app.sync import engine
 from app.timeutil import isoformat, utcnow
 from app.webhooks.signatures import SignatureError, verify_standard_webhook
@@ -76,6 +78,8 @@ def car_json(car: Car) -> dict:
     site = db.session.get(Site, car.site_id)
     destinations = []
     for dest in site.destinations:
+        if dest_service.connector_class(dest.marketplace).kind is ConnectorKind.SOURCE:
+            continue  # a source the car comes from, not a destination it goes to (see fieldSources)
         state = states.get(dest.id)
         if state is None:
             destinations.append({"marketplace": dest.marketplace, "status": "pending", "remoteId": None,

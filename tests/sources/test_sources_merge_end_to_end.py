@@ -152,3 +152,13 @@ def test_a_wordpress_car_that_arrives_after_carfluences_takes_the_vin_over(app, 
     assert pull(source.id)["changed"] == 0
     car = client.get(f"/api/v1/sites/demo/cars/{VIN}", headers=admin_headers).get_json()
     assert car["status"] == "deleted"
+
+
+def test_the_car_status_lists_destinations_not_the_source(app, client, admin_headers, carzle, market) -> None:
+    site = configure(carzle)
+    carfluence_car(market)
+    pull(next(d for d in site.destinations if d.marketplace == "carfluence").id)
+    drain(app)
+    car = client.get(f"/api/v1/sites/demo/cars/{VIN}", headers=admin_headers).get_json()
+    assert [d["marketplace"] for d in car["destinations"]] == ["carzle"]
+    assert car["fieldSources"]["price"] == "carfluence"
