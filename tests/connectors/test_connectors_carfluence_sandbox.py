@@ -105,3 +105,12 @@ def test_bad_credentials_or_options_are_refused_before_any_call(sandbox, redis_c
 def test_check_credentials_names_the_account(sandbox, redis_client) -> None:
     setup(sandbox, 0)
     assert connector(sandbox, redis_client, LOGIN).check_credentials() == {"name": EMAIL}
+
+
+@pytest.mark.parametrize(
+    ("credentials", "rate_key"),
+    [(API_KEY, KEY), (LOGIN, EMAIL), ({**LOGIN, **API_KEY}, KEY)],
+    ids=["key", "login", "both: the key wins"],
+)
+def test_the_budget_is_shared_per_key_or_per_login(credentials, rate_key) -> None:
+    assert CarfluenceConnector.rate_key(credentials) == rate_key
