@@ -1,4 +1,4 @@
-"""`flask forecourt pull-source` and `flask forecourt purge-history`."""
+"""`flask forecourt pull-source`, `purge-history` and `remerge`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.sites.models import Destination
 def register(group: AppGroup) -> None:
     group.add_command(pull_source)
     group.add_command(purge_history)
+    group.add_command(remerge)
 
 
 @click.command("pull-source")
@@ -46,3 +47,13 @@ def purge_history(days: float | None) -> None:
 
     days = current_app.config["FORECOURT"].history_retention_days if days is None else days
     click.echo(json.dumps(purge(days)))
+
+
+@click.command("remerge")
+@click.argument("site_id")
+def remerge(site_id: str) -> None:
+    """Merge the site's multi-source cars again with its current `merge` config, and send the
+    cars whose data changed (the merge otherwise runs at each car's next event)."""
+    from app.sources.remerge import remerge_site
+
+    click.echo(json.dumps(remerge_site(site_id)))

@@ -135,6 +135,11 @@ def merge_sources(site: Site, car: Car, source: str, modified: datetime | None) 
     """Keep this source's version, then make the car the merge of every source's latest."""
     history.record_version(car, source, removed=car.status == DELETED, modified_at=modified)
     db.session.flush()
+    merge_cars(site, car)
+
+
+def merge_cars(site: Site, car: Car) -> None:
+    """Make the car the merge of every source's latest version (nothing to do with one source)."""
     versions = history.latest_versions(car.id)
     if len(versions) < 2:
         return

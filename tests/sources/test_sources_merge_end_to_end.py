@@ -3,6 +3,7 @@ through the webhook, the pull, real RQ workers and the Carzle and Carfluence san
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -162,3 +163,20 @@ def test_the_car_status_lists_destinations_not_the_source(app, client, admin_hea
     car = client.get(f"/api/v1/sites/demo/cars/{VIN}", headers=admin_headers).get_json()
     assert [d["marketplace"] for d in car["destinations"]] == ["carzle"]
     assert car["fieldSources"]["price"] == "carfluence"
+
+
+def test_remerge_applies_a_changed_merge_config_to_existing_cars(app, client, admin_headers, carzle, market) -> None:
+    site = configure(carzle)  # the default order: WordPress's price wins
+    source = next(d for d in site.destinations if d.marketplace == "carfluence")
+    carfluence_car(market)
+    wordpress_then_pull(client, source.id, datetime.now(UTC))
+    drain(app)
+    (listing,) = carzle.carzle.listings("demo-motors")
+    assert listing["price"] == 28_995
+    configure(carzle, site_extra=PRICE_FROM_CARFLUENCE)
+    result = app.test_cli_runner().invoke(args=["forecourt", "remerge", "demo"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"cars": 1, "changed": 1}
+    drain(app)
+    (listing,) = carzle.carzle.listings("demo-motors")
+    assert listing["price"] == 26_500
