@@ -59,6 +59,7 @@ def _warm_imports() -> None:
     import app.listings.service  # noqa: F401
     import app.listings.status  # noqa: F401
     import app.media.service  # noqa: F401
+    import app.sources.pull  # noqa: F401
     import app.sync.engine  # noqa: F401
     import app.sync.reconcile  # noqa: F401
     import workers.jobs  # noqa: F401
