@@ -78,19 +78,23 @@ def _register_models() -> None:
     # Registers every connector, and the status overrides their packages contribute to mapping.
     import app.connectors  # noqa: F401
     import app.leads.models  # noqa: F401
+    import app.listings.history  # noqa: F401
     import app.listings.inbound_events  # noqa: F401
     import app.listings.models  # noqa: F401
     import app.media.models  # noqa: F401
     import app.sites.models  # noqa: F401
+    import app.sources.models  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:
+    from app.api.sources import bp as sources_api_bp
     from app.api.views import bp as api_bp
     from app.leads.views import bp as leads_bp
     from app.media.views import bp as media_bp
     from app.ops.metrics import bp as metrics_bp
     from app.webhooks.views import bp as hooks_bp
 
+    app.register_blueprint(sources_api_bp)  # before api_bp: its /cars/<ref>/… routes are more specific
     app.register_blueprint(api_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(hooks_bp)

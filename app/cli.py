@@ -219,6 +219,9 @@ def register_cli(app: Flask) -> None:
     from app.leads.cli import register as register_lead_commands
 
     register_lead_commands(group)
+    from app.cli_sources import register
+
+    register(group)
     app.cli.add_command(group)
     # Destinations are referenced here so `flask shell` users find them without imports.
     app.shell_context_processor(lambda: {"db": db, "Site": Site, "Destination": Destination})

@@ -75,6 +75,8 @@ class Settings:
     log_json: bool = True
     reconcile_cron: str = "0 3 * * *"
     full_feed_cron: str = "0 0,12 * * *"
+    history_retention_days: float = 90.0  # car versions and sent payloads kept this long
+    history_purge_cron: str = "30 3 * * *"
     media_allow_private_hosts: tuple[str, ...] = ()
     media_s3_bucket: str | None = None  # set: photos go to this S3-compatible bucket
     media_s3_endpoint_url: str | None = None  # R2, MinIO, ...; unset: AWS
@@ -168,6 +170,8 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log_json": ("LOG_JSON", _bool),
     "reconcile_cron": ("RECONCILE_CRON", str.strip),
     "full_feed_cron": ("FULL_FEED_CRON", str.strip),
+    "history_retention_days": ("HISTORY_RETENTION_DAYS", _positive_float),
+    "history_purge_cron": ("HISTORY_PURGE_CRON", str.strip),
     "media_allow_private_hosts": ("MEDIA_ALLOW_PRIVATE_HOSTS", _str_list),
     "media_s3_bucket": ("MEDIA_S3_BUCKET", _optional),
     "media_s3_endpoint_url": ("MEDIA_S3_ENDPOINT_URL", _optional),

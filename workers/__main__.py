@@ -59,6 +59,7 @@ def _warm_imports() -> None:
     import app.listings.service  # noqa: F401
     import app.listings.status  # noqa: F401
     import app.media.service  # noqa: F401
+    import app.sources.pull  # noqa: F401
     import app.sync.engine  # noqa: F401
     import app.sync.reconcile  # noqa: F401
     import workers.jobs  # noqa: F401
@@ -72,6 +73,8 @@ def register_periodic_jobs(cron, settings) -> None:
     cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
     cron.register(jobs.full_feeds, queue_name="low", cron=settings.full_feed_cron, name="full-feeds")
     cron.register(lead_jobs.purge_leads, queue_name="low", cron=settings.lead_purge_cron, name="purge-leads")
+    cron.register(jobs.pull_due_sources, queue_name="low", interval=60, name="pull-due-sources")
+    cron.register(jobs.purge_history, queue_name="low", cron=settings.history_purge_cron, name="purge-history")
 
 
 def run_scheduler() -> int:

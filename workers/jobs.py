@@ -123,3 +123,33 @@ def full_replace(site_id: str, present_ids: list[str]) -> dict:
     from app.sync.feeds import apply_full_replace
 
     return apply_full_replace(site_id, present_ids)
+
+
+@job
+def pull_source(destination_id: int, accept_shrink: bool = False) -> dict:
+    """Pull an inventory source (Carfluence); raises when a page failed so RQ retries it.
+    Idempotent: fingerprints make a repeated pull send nothing twice."""
+    from app.sources.pull import pull
+
+    result = pull(destination_id, accept_shrink=accept_shrink)
+    if result["outcome"] == "failed":
+        raise RuntimeError(f"pull of source {destination_id} failed: {result.get('reason')}")
+    return result
+
+
+@job
+def pull_due_sources() -> dict[str, int]:
+    """Every minute: queue a pull of each source whose interval (default 15 min) has run out."""
+    from app.sources.schedule import enqueue_due
+
+    return {"queued": enqueue_due()}
+
+
+@job
+def purge_history() -> dict[str, int]:
+    """Daily: drop car history older than HISTORY_RETENTION_DAYS (latest versions are kept)."""
+    from flask import current_app
+
+    from app.listings.history import purge
+
+    return purge(current_app.config["FORECOURT"].history_retention_days)

@@ -15,7 +15,7 @@ from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import HIGH, QUEUES
 from app.leads import stats as lead_stats
-from app.listings import apply_errors
+from app.listings import apply_errors, merge
 from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.sites.models import Destination, Site
 from app.sync import engine
@@ -79,8 +79,11 @@ def car_json(car: Car) -> dict:
     site = db.session.get(Site, car.site_id)
     destinations = []
     for dest in site.destinations:
-        if connector_class(dest.marketplace).kind is ConnectorKind.LEAD:
+        kind = connector_class(dest.marketplace).kind
+        if kind is ConnectorKind.LEAD:
             continue  # takes enquiries, not cars: its counts are under "leads"
+        if kind is ConnectorKind.SOURCE:
+            continue  # a source the car comes from, not a destination it goes to (see fieldSources)
         state = states.get(dest.id)
         if state is None:
             destinations.append({"marketplace": dest.marketplace, "status": "pending", "remoteId": None,
@@ -94,6 +97,8 @@ def car_json(car: Car) -> dict:
         "status": car.status,
         "vehicle": car.vehicle,
         "mappingErrors": car.mapping_errors or {},
+        # Merge by VIN: the source each field's value came from (app.listings.merge).
+        "fieldSources": merge.field_sources(site.options, car.id),
         "sourceModifiedAt": isoformat(car.source_modified_at),
         "updatedAt": isoformat(car.updated_at),
         "destinations": destinations,

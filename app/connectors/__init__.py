@@ -10,6 +10,7 @@ from app.connectors.auterio import AuterioConnector  # importing registers "aute
 from app.connectors.auth import Auth, Basic, LoginToken, StaticKey
 from app.connectors.base import Connector, RateLimits, RemoteState, SyncOutcome
 from app.connectors.cache import Cache, MemoryCache, RedisCache
+from app.connectors.carfluence import CarfluenceConnector  # importing registers "carfluence"
 from app.connectors.carzle import CarzleConnector  # importing registers "carzle"
 from app.connectors.errors import (
     Conflict,
@@ -47,6 +48,7 @@ __all__ = [
     "Cache",
     "Call",
     "CarOutcome",
+    "CarfluenceConnector",
     "CarzleConnector",
     "Conflict",
     "Connector",

@@ -149,3 +149,25 @@ def _jwt_exp(token: str) -> float | None:
         return None
     exp = claims.get("exp") if isinstance(claims, Mapping) else None
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+@dataclass(frozen=True)
+class KeyOrLogin(Auth):
+    """Either of two ways, chosen by the credentials a destination holds: a static key when it
+    has one (``key.key_field``), otherwise a login (Carfluence: a ``cf_live_`` key or an
+    email and password)."""
+
+    key: StaticKey = StaticKey("api_key")
+    login: LoginToken = LoginToken()
+
+    def pick(self, credentials: Mapping[str, str]) -> Auth:
+        return self.key if credentials.get(self.key.key_field) else self.login
+
+    def headers(self, connector: Connector) -> dict[str, str]:
+        return self.pick(connector.credentials).headers(connector)
+
+    def refresh(self, connector: Connector) -> bool:
+        return self.pick(connector.credentials).refresh(connector)
+
+    def rate_key(self, credentials: Mapping[str, str]) -> str:
+        return self.pick(credentials).rate_key(credentials)

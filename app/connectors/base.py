@@ -110,6 +110,9 @@ class Connector:
     default_base_url: ClassVar[str] = ""
     # Every secret the destination holds (all encrypted at rest with the destination).
     credential_fields: ClassVar[tuple[str, ...]] = ()
+    # When a remote takes either of several credential sets (a key, or a login and password),
+    # the sets; one must be complete and ``credential_fields`` lists them all. Empty: all required.
+    credential_choices: ClassVar[tuple[tuple[str, ...], ...]] = ()
     auth: ClassVar[Auth] = Auth()  # no authentication unless the connector picks a strategy
     rate_limits: ClassVar[RateLimits] = RateLimits()
     # Options the connector reads; callers merging site and destination options filter to
@@ -135,7 +138,7 @@ class Connector:
         self.transport = transport
         self.cache = cache
         self.calls: list[Call] = []
-        missing = [f for f in self.credential_fields if not str(self.credentials.get(f) or "")]
+        missing = self.missing_credentials(self.credentials)
         if missing:
             raise Reauthenticate(
                 f"{self.name}: missing credential(s): {', '.join(missing)}",
@@ -155,6 +158,18 @@ class Connector:
     def validate_options(cls, options: Mapping[str, Any]) -> dict[str, str]:
         """Problems with the destination's options, keyed by option name (empty when fine)."""
         return {}
+
+    @classmethod
+    def missing_credentials(cls, credentials: Mapping[str, str]) -> list[str]:
+        """The credential fields still needed (for a choice: those of its first set)."""
+        def absent(names: tuple[str, ...]) -> list[str]:
+            return [f for f in names if not str(credentials.get(f) or "")]
+
+        if not cls.credential_choices:
+            return absent(cls.credential_fields)
+        if any(not absent(names) for names in cls.credential_choices):
+            return []
+        return absent(cls.credential_choices[0])
 
     @classmethod
     def rate_key(cls, credentials: Mapping[str, str]) -> str:

@@ -59,6 +59,11 @@ class ListingSink(Connector):
     def delete(self, vehicle: Vehicle, state: RemoteState | None) -> SyncOutcome:
         raise NotImplementedError
 
+    def preview(self, vehicle: Vehicle) -> dict[str, Any]:
+        """The payload a create would send, built without sending anything (the dry run).
+        By default the canonical vehicle's non-empty fields; connectors show their own body."""
+        return _non_empty(vehicle)
+
     # ---- reconciliation -------------------------------------------------------------------
     # Fields the remote rewrites (CDN image URLs, enrichment): they cannot show drift.
     drift_ignored: ClassVar[frozenset[str]] = frozenset()
@@ -160,6 +165,14 @@ class FeedSink(Connector):
     def send_batch(self, items: Sequence[FeedItem], *, full: bool = False) -> BatchResult:
         """Send at most ``batch_cap`` items in one request."""
         raise NotImplementedError
+
+    def preview(self, vehicle: Vehicle) -> dict[str, Any]:
+        """The car's entry as a batch would carry it, built without sending (the dry run)."""
+        return _non_empty(vehicle)
+
+
+def _non_empty(vehicle: Vehicle) -> dict[str, Any]:
+    return {k: v for k, v in vehicle.to_dict().items() if v not in (None, "", [])}
 
 
 # --------------------------------------------------------------------------- lead sinks

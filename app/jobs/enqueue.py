@@ -30,6 +30,7 @@ SEND_BATCH = "workers.jobs.send_batch"
 SEND_FULL = "workers.jobs.send_full"
 FULL_REPLACE = "workers.jobs.full_replace"
 RECONCILE_SITE = "workers.jobs.reconcile_site"
+PULL_SOURCE = "workers.jobs.pull_source"
 INGEST_IMAGE = "workers.media_jobs.ingest_image"
 DELIVER_LEAD = "workers.lead_jobs.deliver_lead"
 
@@ -229,6 +230,19 @@ def send_full(destination_id: int, *, site_id: str | None = None) -> Job:
         meta=job_meta(site_id=site_id, destination_id=destination_id), rate_limit=batch_limit(destination_id),
         description=f"send the whole stock to destination {destination_id}",
     )
+
+
+def pull_source(
+    destination_id: int, *, site_id: str | None = None, at: float | None = None, accept_shrink: bool = False,
+    queue_name: str = LOW,
+) -> Job:
+    """Pull an inventory source now (or at epoch second ``at``); one pull of a source runs at a time."""
+    return _enqueue(queue_name, at, PULL_SOURCE, (destination_id, accept_shrink), dict(
+        job_timeout=1800, failure_ttl=FAILURE_TTL, result_ttl=RESULT_TTL, retry=retry_policy(),
+        meta=job_meta(site_id=site_id, destination_id=destination_id),
+        description=f"pull inventory source {destination_id}",
+        rate_limit=RateLimit(f"pull:{destination_id}", 1),
+    ))
 
 
 def run_now(job_id: str) -> bool:

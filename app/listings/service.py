@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
+from app.listings import history, merge
 from app.listings.apply_errors import EventNotApplied
 from app.listings.inbound_events import InboundEvent
 from app.listings.models import Car
@@ -76,10 +77,15 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
     channel = CHANNELS[events[0].get("channel", "wordpress")]
     car = get_or_create_car(site.id, car_ref, channel.car_source)
     result = ApplyResult(car=car)
-    current = _ts(car.source_modified_at) or 0.0
+    # Each source is ordered against its own versions: a WordPress save older than a pull
+    # that came later is still the newest WordPress has said (merge by VIN).
+    current: dict[str, float] = {}
     for _, event in sorted(enumerate(events), key=_order_key):
         when = event.get("modified_at") or event.get("received_at") or 0.0
-        if when < current:
+        source = source_of(event)
+        if source not in current:
+            current[source] = _latest_from(car, source)
+        if when < current[source]:
             result.stale += 1
             _record(site.id, event, car_ref, "stale", "an older version arrived after a newer one")
             continue
@@ -98,11 +104,51 @@ def apply_events(site: Site, car_ref: str, events: list[dict[str, Any]]) -> Appl
             result.ignored.append(reason)
             _record(site.id, event, car_ref, "ignored", reason)
             continue
-        current = max(current, when)
-        car.source_modified_at = datetime.fromtimestamp(current, UTC)
+        current[source] = max(current[source], when)
+        modified = datetime.fromtimestamp(current[source], UTC)
+        car.source_modified_at = max(filter(None, (_aware(car.source_modified_at), modified)))
+        merge_sources(site, car, source, modified)
         result.applied += 1
         _record(site.id, event, car_ref, "applied", None)
     return result
+
+
+def source_of(event: dict[str, Any]) -> str:
+    """The source an event speaks for: its channel, or the pulled source's name."""
+    channel = event.get("channel", "wordpress")
+    return str(event.get("source") or channel) if channel == "source" else channel
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _latest_from(car: Car, source: str) -> float:
+    version = history.latest_versions(car.id).get(source)
+    if version is not None:
+        return _ts(version.modified_at) or 0.0
+    # A car from before versions were kept: its one source's time still orders it.
+    return (_ts(car.source_modified_at) or 0.0) if car.source == source or car.id is None else 0.0
+
+
+def merge_sources(site: Site, car: Car, source: str, modified: datetime | None) -> None:
+    """Keep this source's version, then make the car the merge of every source's latest."""
+    history.record_version(car, source, removed=car.status == DELETED, modified_at=modified)
+    db.session.flush()
+    merge_cars(site, car)
+
+
+def merge_cars(site: Site, car: Car) -> None:
+    """Make the car the merge of every source's latest version (nothing to do with one source)."""
+    versions = history.latest_versions(car.id)
+    if len(versions) < 2:
+        return
+    merged = merge.merge(versions, (site.options or {}).get("merge"))
+    merged.vehicle["car_ref"] = car.car_ref
+    car.vehicle = Vehicle.from_dict(merged.vehicle).to_dict()
+    car.status = merged.status
+    if car.status in PUBLISHED:
+        car.ever_published = True
 
 
 def _apply_wordpress(site: Site, car: Car, event: dict[str, Any]) -> str | None:

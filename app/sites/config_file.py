@@ -42,6 +42,16 @@ def credential_fields(marketplace: str) -> tuple[str, ...]:
         return ()
 
 
+def _missing_credentials(data: dict, original: dict) -> list[str]:
+    from app.connectors import get_connector_class
+
+    try:
+        cls = get_connector_class(data.get("marketplace", ""))
+    except KeyError:
+        return []
+    return cls.missing_credentials({k: original.get(k) for k in cls.credential_fields})
+
+
 PRESET_POST_TYPES = {"inventory-presser": ["inventory_vehicle"], "motors": ["listings"]}
 
 
@@ -91,9 +101,7 @@ class DestinationSchema(Schema):
     @validates_schema(pass_original=True)
     def _credentials(self, data: dict, original: dict, **kwargs: Any) -> None:
         missing = {
-            name: ["Missing data for required field."]
-            for name in credential_fields(data.get("marketplace", ""))
-            if not original.get(name)
+            name: ["Missing data for required field."] for name in _missing_credentials(data, original)
         }
         if missing:
             raise ValidationError(missing)
@@ -183,6 +191,18 @@ class SiteOptionsSchema(Schema):
     lead_form = fields.String(validate=validate.OneOf(("forecourt", "contact-form-7", "gravity-forms", "wpforms")))
     lead_fields = fields.Dict(keys=fields.String(), values=fields.String())
     phone_region = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$", error="must be an ISO 3166 code like US"))
+    # Merge by VIN and transformation rules (app.listings.merge / app.listings.rules).
+    merge = fields.Raw()
+    rules = fields.Raw()
+
+    @validates_schema
+    def _merge_and_rules(self, data: dict, **kwargs: Any) -> None:
+        from app.listings import merge, rules
+
+        problems = {**(merge.config_problems(data["merge"]) if "merge" in data else {}),
+                    **(rules.config_problems(data["rules"]) if "rules" in data else {})}
+        if problems:
+            raise ValidationError(problems)
 
 
 class DestinationOptionsSchema(Schema):
@@ -277,7 +297,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
                 errors[f"{d_prefix}.marketplace"] = f"{dest['marketplace']!r} appears twice for this site"
             markets.add(dest["marketplace"])
             cred_names = credential_fields(dest["marketplace"])
-            dest["credentials"] = {k: dest_raw[k] for k in cred_names}
+            dest["credentials"] = {k: dest_raw[k] for k in cred_names if dest_raw.get(k)}
             dest["options"] = {
                 k: v for k, v in dest_raw.items() if k not in _DEST_KEYS and k not in cred_names
             }

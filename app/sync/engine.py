@@ -41,7 +41,7 @@ from app.connectors.kinds import ListingSink
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import DEFAULT, HIGH, PUSH
-from app.listings import apply_errors
+from app.listings import apply_errors, history
 from app.listings.models import Car, SyncAttempt, SyncState
 from app.listings.statuses import ListingStatus, SyncStatus
 from app.listings.vehicle import DELETED, Vehicle
@@ -193,7 +193,7 @@ def push(car_id: int, destination_id: int, run_id: int | None = None, queue_name
 def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, queue_name: str) -> dict:
     state = get_state(car, dest)
     db.session.flush()
-    vehicle = vehicle_of(car)
+    vehicle = vehicle_of(car, dest)
     photo_problems = use_media(vehicle)
     try:
         connector: ListingSink = dest_service.build_connector(dest)
@@ -245,6 +245,9 @@ def _push(car: Car, dest: Destination, breaker: Breaker, run_id: int | None, que
         return {"outcome": "error", "message": exc.message}
     breaker.success()
     outcome.warnings = [*photo_problems, *(outcome.warnings or [])]
+    if outcome.operation in ("create", "update", "delete"):
+        history.record_payload(car.id, dest, operation=outcome.operation, outcome="done",
+                               payload=outcome.payload, http_status=outcome.http_status)
     _succeed(car, dest, state, outcome)
     _log_calls(car, dest, run_id, outcome.calls, "done", None, operation=outcome.operation)
     db.session.commit()
@@ -283,6 +286,8 @@ def _succeed(car: Car, dest: Destination, state: SyncState, outcome: SyncOutcome
 
 def _fail(car: Car, dest: Destination, state: SyncState, run_id: int | None, exc: ConnectorError,
           status: SyncStatus) -> None:
+    history.record_payload(car.id, dest, operation=_last_operation(exc.calls), outcome=status,
+                           payload=None, http_status=exc.status, error=exc.message)
     state.status = status
     state.attempts = (state.attempts or 0) + 1
     state.last_attempt_at = utcnow()
@@ -293,6 +298,10 @@ def _fail(car: Car, dest: Destination, state: SyncState, run_id: int | None, exc
     _log_calls(car, dest, run_id, exc.calls, outcome, exc)
     log.warning("push failed", extra={"car": f"{car.site_id}/{car.car_ref}", "destination": dest.slug,
                                       "status": status, "error": exc.message})
+
+
+def _last_operation(calls: list | None) -> str:
+    return calls[-1].operation if calls else "push"
 
 
 def _log_calls(car, dest, run_id, calls, outcome: str, exc: ConnectorError | None, operation: str | None = None):

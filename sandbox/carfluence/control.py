@@ -144,9 +144,14 @@ def control_routes(market: CarfluenceSandbox) -> list[ControlRoute]:  # noqa: C9
             if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
                 raise _invalid({"ttlSeconds": "must be a positive number"})
             market.token_ttl = float(ttl)
+        after = data.get("expireAfterRequests")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+            raise _invalid({"expireAfterRequests": "must be a non-negative integer"})
+        if "expireAfterRequests" in data:
+            market.expire_after = after
         if data.get("revokeAll"):
             market.revoke_all_tokens()
-        return jsonify({"ttlSeconds": market.token_ttl})
+        return jsonify({"ttlSeconds": market.token_ttl, "expireAfterRequests": market.expire_after})
 
     def get_clock() -> Response:
         return jsonify({"now": market.clock(), "offsetSeconds": market.clock.offset})

@@ -113,6 +113,9 @@ class CarfluenceSandbox:
             self._limiter.reset()
             self.switches = MarketSwitches()
             self.token_ttl = DEFAULT_TOKEN_TTL
+            # Token-authenticated requests left before every token issued so far expires
+            # (the clock jumps past their lifetime): "the token expires mid-way", deterministically.
+            self.expire_after: int | None = None
             self.hang_seconds = DEFAULT_HANG_SECONDS
             self.broken_pages: list[dict[str, Any]] = []
             self._users: dict[str, User] = {}
@@ -261,6 +264,7 @@ class CarfluenceSandbox:
                 raise _unauthorized("unauthorized", "Invalid or revoked API key.")
             limit = key.rate_limit if key.rate_limit is not None else self.settings.read_limit
             return Principal(key.key, {key.group}, set(key.scopes), limit, key=key)
+        self._maybe_expire_tokens()
         try:
             claims = self.issuer.verify(token, self.clock())
         except TokenExpired as exc:
@@ -272,6 +276,16 @@ class CarfluenceSandbox:
             if user is None or claims.get("jti") in self._revoked:
                 raise _unauthorized("unauthorized", "Token has been revoked.")
         return Principal(f"user:{user.id}", set(user.groups), set(SCOPES), self.settings.read_limit, user=user)
+
+    def _maybe_expire_tokens(self) -> None:
+        with self._lock:
+            if self.expire_after is None:
+                return
+            if self.expire_after > 0:
+                self.expire_after -= 1
+                return
+            self.expire_after = None
+            self.clock.advance(self.token_ttl + 1)
 
     def _maybe_break_page(self) -> None:
         try:

@@ -125,6 +125,17 @@ def test_expired_token_is_a_401_until_refreshed(cf: Carfluence) -> None:
     assert cf.ctl("GET", "/stats").json()["users"][EMAIL] == {"logins": 1, "refreshes": 1}
 
 
+def test_tokens_can_expire_after_n_more_requests(cf: Carfluence) -> None:
+    token = cf.token()
+    assert cf.ctl("POST", "/tokens", {"expireAfterRequests": 2}).json()["expireAfterRequests"] == 2
+    assert [cf.get("/inventory", token).status_code for _ in range(2)] == [200, 200]
+    err(cf.get("/inventory", token), 401, "token_expired")
+    assert cf.get("/inventory", cf.token()).status_code == 200  # a new login works at once
+    assert cf.get("/inventory", KEY).status_code == 200  # keys never expire
+    assert cf.ctl("GET", "/tokens").status_code == 200
+    assert cf.ctl("POST", "/tokens", {"expireAfterRequests": -1}).status_code == 422
+
+
 @pytest.mark.parametrize(
     ("authorization", "message"),
     [

@@ -152,6 +152,12 @@ class CarzleConnector(CarzleMapping, ListingSink):
             body = self.request("read", "GET", "/me", operation="read").json()
         return body if isinstance(body, dict) else {"data": body}
 
+    def preview(self, vehicle: Vehicle) -> dict[str, Any]:
+        """The body of ``POST /listings`` for ``vehicle`` (reads only the hourly reference data)."""
+        with self.operation():
+            payload, _ = self.build_payload(vehicle, creating=True)
+        return payload
+
     def upsert(
         self,
         vehicle: Vehicle,
