@@ -215,6 +215,15 @@ def keys_revoke(key_id: int) -> None:
 group.add_command(keys_group)
 
 
+def _add_feeds_commands() -> None:
+    from app.feeds.cli import feeds_group
+
+    group.add_command(feeds_group)
+
+
+_add_feeds_commands()
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(group)
     # Destinations are referenced here so `flask shell` users find them without imports.

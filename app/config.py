@@ -75,6 +75,7 @@ class Settings:
     log_json: bool = True
     reconcile_cron: str = "0 3 * * *"
     full_feed_cron: str = "0 0,12 * * *"
+    full_feed_timezone: str = "Europe/London"  # FULL_FEED_CRON is read in this zone
     media_allow_private_hosts: tuple[str, ...] = ()
     media_s3_bucket: str | None = None  # set: photos go to this S3-compatible bucket
     media_s3_endpoint_url: str | None = None  # R2, MinIO, ...; unset: AWS
@@ -165,6 +166,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log_json": ("LOG_JSON", _bool),
     "reconcile_cron": ("RECONCILE_CRON", str.strip),
     "full_feed_cron": ("FULL_FEED_CRON", str.strip),
+    "full_feed_timezone": ("FULL_FEED_TIMEZONE", str.strip),
     "media_allow_private_hosts": ("MEDIA_ALLOW_PRIVATE_HOSTS", _str_list),
     "media_s3_bucket": ("MEDIA_S3_BUCKET", _optional),
     "media_s3_endpoint_url": ("MEDIA_S3_ENDPOINT_URL", _optional),

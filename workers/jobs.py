@@ -26,7 +26,15 @@ def housekeeping() -> dict[str, int]:
         log.exception("spool drain failed")
         drained = 0
     resumed = _retry_paused_destinations()
-    return {"queues": len(QUEUES), "drained": drained, "resumed": resumed}
+    full_feeds = _full_feeds()
+    return {"queues": len(QUEUES), "drained": drained, "resumed": resumed, **full_feeds}
+
+
+def _full_feeds() -> dict[str, int]:
+    """Whole-stock feeds due by FULL_FEED_CRON (in FULL_FEED_TIMEZONE), and the overdue alarm."""
+    from app.sync import feed_status
+
+    return {"full_feeds_queued": feed_status.enqueue_due(), "full_feeds_overdue": feed_status.check_alarms()}
 
 
 PAUSE_CHECK_SECONDS = 300
@@ -111,7 +119,8 @@ def send_full(destination_id: int) -> dict:
 
 @job
 def full_feeds() -> dict[str, int]:
-    """Twice daily: a whole-stock feed to every destination that takes one."""
+    """On demand: a whole-stock feed to every destination that takes one (the schedule runs
+    from housekeeping, which reads FULL_FEED_CRON in FULL_FEED_TIMEZONE)."""
     from app.sync import batches
 
     return {"destinations": batches.enqueue_full_feeds()}

@@ -9,6 +9,7 @@ marketplace (``carzle/``).
 from app.connectors.auth import Auth, Basic, LoginToken, StaticKey
 from app.connectors.base import Connector, RateLimits, RemoteState, SyncOutcome
 from app.connectors.cache import Cache, MemoryCache, RedisCache
+from app.connectors.carslink import CarslinkConnector  # importing registers "carslink"
 from app.connectors.carzle import CarzleConnector  # importing registers "carzle"
 from app.connectors.errors import (
     Conflict,
@@ -44,6 +45,7 @@ __all__ = [
     "Cache",
     "Call",
     "CarOutcome",
+    "CarslinkConnector",
     "CarzleConnector",
     "Conflict",
     "Connector",

@@ -40,11 +40,13 @@ from app.connectors.kinds import BatchResult, CarOutcome, FeedItem, FeedSink
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import PUSH
-from app.listings.models import Car, SyncAttempt, SyncState
+from app.listings.models import Car, SyncAttempt, SyncRun, SyncState
 from app.listings.statuses import ListingStatus, SyncStatus
 from app.sites.models import Destination
 from app.sync import destinations as dest_service
+from app.sync import feed_status
 from app.sync.breaker import Breaker
+from app.sync.stock import in_whole_stock
 from app.sync.transport import clamp_reset
 from app.sync.vehicles import new_state, use_media, vehicle_of
 from app.timeutil import utcnow
@@ -195,6 +197,7 @@ class _Batch:
         self.states = {s.car_id: s for s in db.session.scalars(
             select(SyncState).where(SyncState.destination_id == dest.id, SyncState.car_id.in_(ids)))}
         self.counts = {"accepted": 0, "skipped": 0, "failed": 0, "requests": 0}
+        self.run_record: SyncRun | None = None  # the record of the request being recorded
         job = get_current_job()
         # On the job's last attempt a failure is final: the job goes to the failed registry.
         self.failed_status = SyncStatus.RETRYING if job and job.retries_left else SyncStatus.FAILED
@@ -208,10 +211,14 @@ class _Batch:
         items, done = self._prepare()
         db.session.commit()
         _ack(self.dest.id, done)
-        if self.full and not items:
-            # An empty whole-stock feed would remove every listing the dealer has.
-            log.warning("whole-stock feed not sent: no car to send", extra={"destination": self.dest.slug})
-            return {"outcome": "empty", **self.counts}
+        if self.full:
+            # The remote removes whatever a whole-stock feed leaves out: one that would empty the
+            # dealer, or remove most of its listings, waits for a human (see feed_status).
+            listed = [s.car_id for s in self.states.values() if s.status == SyncStatus.SYNCED]
+            held = feed_status.guard(self.dest, listed, [car.id for car, _ in items])
+            db.session.commit()
+            if held:
+                return {"outcome": "held", "reason": held["reason"], **self.counts}
         # A whole-stock feed is one request whatever its size: a second would replace the first.
         cap = len(items) if self.full else max(1, self.connector.batch_cap)
         chunks = [items[i:i + cap] for i in range(0, len(items), cap)]
@@ -239,6 +246,9 @@ class _Batch:
                 continue
             self.breaker.success()
             self.counts["requests"] += 1
+            self.run_record = feed_status.record_run(self.dest, result, full=self.full, sent=len(chunk))
+            if self.full:
+                feed_status.accepted_full(self.dest, self.run_record)
             self._record(chunk, result)
         for car, status in self.omitted:  # the whole-stock feed removed them remotely
             self._settle(car, self.state(car), status)
@@ -266,7 +276,7 @@ class _Batch:
                 continue
             state = self.state(car)
             listed = state.last_synced_at is not None and state.status != SyncStatus.DELETED
-            if self.full and (car.status is None or car.status in (ListingStatus.INACTIVE, ListingStatus.DELETED)):
+            if self.full and not in_whole_stock(car.status):
                 gone = SyncStatus.DELETED if car.status == ListingStatus.DELETED else SyncStatus.NOT_LISTED
                 self.omitted.append((car, gone))
             elif car.status is None or (car.status == ListingStatus.INACTIVE and not listed):
@@ -354,6 +364,7 @@ class _Batch:
             state.last_attempt_at = utcnow()
             state.last_error = {**exc.to_dict(), "at": utcnow().isoformat()}
             acked[car.id] = self.snapshot[car.id]
+        feed_status.refused(self.dest, exc)
         self._attempt_calls(exc, "fix_input" if isinstance(exc, FixInput) else "error")
         db.session.commit()
         _ack(self.dest.id, acked)
@@ -363,6 +374,7 @@ class _Batch:
         job = get_current_job()
         db.session.add(SyncAttempt(
             car_id=car.id, destination_id=self.dest.id, job_id=job.id if job else None,
+            run_id=self.run_record.id if result and self.run_record else None,
             operation=(result.operation if result else "preflight")[:16],
             method=call.method if call else None, path=call.path[:500] if call else None,
             http_status=call.status if call else None, duration_ms=call.duration_ms if call else None,

@@ -1,0 +1,243 @@
+"""Carslink end to end: a DMS feed in, partial batches, full_replace and its guard out, into the
+Carslink sandbox over real HTTP (photos fetched from a loopback server and served as
+Forecourt's HTTPS media URLs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from tests.conftest import ADMIN_TOKEN, DMS_KEY, ServerThread, make_settings
+from tests.support.jobs import drain
+from tests.support.photos import PhotoServer
+
+KEY = {"X-Dealer-Api-Key": DMS_KEY}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+PARTNER_KEY = "cl_test_forecourt"
+DEALER_ID = "SMITH-001"
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, redis_url):
+    # Photos come from 127.0.0.1; Forecourt's copies are served from an HTTPS media host.
+    return make_settings(tmp_path, database_url, redis_url, media_allow_private_hosts=("127.0.0.1",),
+                         public_base_url="https://media.forecourt.test")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    with ServerThread(PhotoServer()) as server:
+        yield server
+
+
+@pytest.fixture
+def carslink(sandbox_server):
+    registry = sandbox_server.registry
+    registry.reset()
+    registry.carslink.add_key(PARTNER_KEY, "forecourt")
+    return registry.carslink
+
+
+@pytest.fixture
+def dealer_site(app, sandbox_server, carslink):
+    from app.sites import cache, config_file
+
+    config_file.apply(config_file.parse(f"""
+[[sites]]
+id = "smith"
+name = "Smith Motors"
+webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+dms_api_key = "{DMS_KEY}"
+preset = "inventory-presser"
+currency = "GBP"
+
+  [sites.dealer]
+  partner_dealer_id = "{DEALER_ID}"
+  name = "Smith Motors Ltd"
+  address_line_1 = "123 Motor Row"
+  town = "Manchester"
+  postcode = "m12ab"
+  phone = "0161 555 0100"
+  email = "sales@smithmotors.example"
+  website = "https://www.smithmotors.example"
+
+  [[sites.destinations]]
+  marketplace = "carslink"
+  base_url = "{sandbox_server.url}/carslink"
+  api_key = "{PARTNER_KEY}"
+  batch_window = 60
+""", {}))
+    cache.clear()
+
+
+def car(source_id: str, photos_url: str, n_photos: int = 4) -> dict[str, Any]:
+    first = int(source_id.removeprefix("V")) * 10
+    return {
+        "source_id": source_id, "vehicle_type": "car", "make": "BMW", "model": "3 Series", "variant": "320d M Sport",
+        "year": 2021, "price": 28995, "mileage": 24500, "registration": f"AB21 XY{chr(64 + first // 10)}",
+        "fuel": "Diesel", "transmission": "Automatic", "colour": "Black", "body_type": "Saloon",
+        "images": [f"{photos_url}/p/{first + i}.jpg" for i in range(n_photos)],
+        "description": "One owner from new with full BMW service history.",
+    }
+
+
+def dms_feed(client, mode: str, listings: list[dict[str, Any]]) -> None:
+    body = {"mode": mode, "dealer": {"partner_dealer_id": "DMS-1"}, "listings": listings}
+    response = client.post("/hooks/dms/smith", json=body, headers=KEY)
+    assert response.status_code == 202, response.get_json()
+
+
+def destination():
+    from app.sites.models import Destination
+
+    return db.session.query(Destination).filter_by(marketplace="carslink").one()
+
+
+def close_window(app) -> None:
+    from app.sync import batches
+
+    drain(app, timeout=60, scheduled=False)
+    batches.send_now(destination())
+    drain(app, timeout=60)
+
+
+def full_feed(app) -> None:
+    from app.jobs import enqueue
+
+    enqueue.send_full(destination().id, site_id="smith")
+    drain(app, timeout=60, scheduled=False)
+
+
+def live(carslink) -> list[str]:
+    return sorted(item["source_id"] for item in carslink.state({})["listings"])
+
+
+def removed(carslink) -> list[tuple[str, str]]:
+    return [(r["source_id"], r["reason"]) for r in carslink.state({})["removed"]]
+
+
+def status(client, ref: str) -> dict[str, Any]:
+    (state,) = client.get(f"/api/v1/sites/smith/cars/{ref}", headers=ADMIN).get_json()["destinations"]
+    return state
+
+
+def feed_status(client) -> dict[str, Any]:
+    return client.get("/api/v1/sites/smith/destinations/carslink/feed", headers=ADMIN).get_json()
+
+
+def six_cars_listed(app, client, photos, carslink) -> None:
+    cars = [car(f"V{n}", photos.url, n_photos=2 if n == 2 else 4) for n in range(1, 7)]
+    dms_feed(client, "partial", cars)
+    close_window(app)
+
+
+def test_done_when_six_cars_end_as_four_live_listings(app, client, dealer_site, photos, carslink):
+    six_cars_listed(app, client, photos, carslink)
+    assert live(carslink) == ["V1", "V3", "V4", "V5", "V6"]
+    skipped = status(client, "V2")
+    assert skipped["status"] == "skipped"
+    assert skipped["lastError"]["message"] == "minimum 4 image URLs required (received 2)"
+    (listing,) = [x for x in carslink.state({})["listings"] if x["source_id"] == "V1"]
+    assert listing["images"][0].startswith("https://media.forecourt.test/media/")
+    (dealer,) = carslink.state({})["dealers"]
+    assert dealer["profile"]["postcode"] == "M1 2AB" and dealer["location"] == "Manchester"
+
+    dms_feed(client, "partial", [{"source_id": "V6", "delete": True}])  # sold after it was listed
+    close_window(app)
+    assert removed(carslink) == [("V6", "delete")]
+    assert live(carslink) == ["V1", "V3", "V4", "V5"]
+    assert status(client, "V6")["status"] == "deleted"
+
+    full_feed(app)
+    assert removed(carslink) == [("V6", "delete")]  # the full_replace removed nothing still live
+    assert live(carslink) == ["V1", "V3", "V4", "V5"]
+    last = feed_status(client)["lastFull"]
+    assert last["syncId"] == carslink.state({})["dealers"][0]["last_full_replace_sync_id"]
+    assert last["counts"]["accepted"] == 4 and last["counts"]["removed"] == 0
+    run = client.get(f"/api/v1/sites/smith/runs/{last['runId']}", headers=ADMIN).get_json()
+    assert run["kind"] == "feed:full" and run["details"]["syncId"] == last["syncId"]
+
+
+def hide(refs: list[str]) -> None:
+    """A broken source: the cars' status is lost without any change event (so no partial goes)."""
+    from app.listings.models import Car
+
+    for car_ in db.session.query(Car).filter(Car.car_ref.in_(refs)):
+        car_.status = None
+    db.session.commit()
+
+
+def test_a_full_replace_dropping_five_of_six_cars_is_held_until_confirmed(app, client, dealer_site, photos, carslink):
+    cars = [car(f"V{n}", photos.url) for n in range(1, 7)]
+    dms_feed(client, "partial", cars)
+    close_window(app)
+    assert len(live(carslink)) == 6
+    hide(["V2", "V3", "V4", "V5", "V6"])
+
+    full_feed(app)
+    assert len(live(carslink)) == 6  # nothing sent
+    held = feed_status(client)["held"]
+    assert held["wouldSend"] == 1 and held["wouldRemove"] == 5 and held["listed"] == 6
+    assert "remove 5 of the 6" in held["reason"]
+    metrics = client.get("/metrics", headers=ADMIN).get_data(as_text=True)
+    assert 'forecourt_full_feed_held{site="smith",marketplace="carslink"} 1' in metrics
+
+    full_feed(app)  # the next scheduled run is held again: a hold is never lifted by time
+    assert len(live(carslink)) == 6
+
+    response = client.post("/api/v1/sites/smith/destinations/carslink/full-feed/confirm", headers=ADMIN)
+    assert response.status_code == 202, response.get_json()
+    drain(app, timeout=60, scheduled=False)
+    assert live(carslink) == ["V1"]
+    assert feed_status(client)["held"] is None
+    assert client.post("/api/v1/sites/smith/destinations/carslink/full-feed/confirm",
+                       headers=ADMIN).status_code == 409  # nothing held: nothing to confirm
+
+
+def test_an_empty_full_feed_is_held_and_a_fixed_source_clears_the_hold(app, client, dealer_site, photos, carslink):
+    dms_feed(client, "partial", [car("V1", photos.url)])
+    close_window(app)
+    hide(["V1"])
+    full_feed(app)
+    assert "empty" in feed_status(client)["held"]["reason"]
+    assert live(carslink) == ["V1"]
+
+    from app.listings.models import Car
+
+    db.session.query(Car).filter_by(car_ref="V1").one().status = "active"  # the source is fixed
+    db.session.commit()
+    full_feed(app)
+    assert feed_status(client)["held"] is None and live(carslink) == ["V1"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_status", "paused"),
+    [
+        ({"failNext": 1, "failStatus": 503}, "synced", False),  # 5xx: the batch is retried
+        ({"outage": True, "outageStatus": 401}, "paused", True),  # 401: the destination pauses
+    ],
+)
+def test_whole_request_failures(app, client, dealer_site, photos, carslink, sandbox_server, fault, expected_status,
+                                paused):
+    import requests
+
+    requests.post(f"{sandbox_server.url}/_sandbox/carslink/faults", json=fault, timeout=5)
+    dms_feed(client, "partial", [car("V1", photos.url)])
+    close_window(app)
+    assert status(client, "V1")["status"] == expected_status
+    assert destination().paused is paused
+
+
+def test_a_refused_feed_is_reported_on_the_destination_with_its_fields(app, client, dealer_site, photos, carslink,
+                                                                      monkeypatch):
+    from app.connectors.carslink import CarslinkConnector
+
+    # A dealer object Carslink refuses (the sites file cannot produce one): the whole feed gets a 422.
+    monkeypatch.setattr(CarslinkConnector, "dealer", lambda self: {"name": "Smith Motors Ltd"})
+    dms_feed(client, "partial", [car("V1", photos.url)])
+    close_window(app)
+    error = feed_status(client)["lastError"]
+    assert error["status"] == 422 and "dealer.partner_dealer_id" in error["fields"]
+    assert status(client, "V1")["status"] == "error"
