@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -193,7 +193,7 @@ def _sentry(message: str, dest: Destination) -> None:
 def last_due(cron: str, zone: str, now: datetime) -> datetime:
     """The latest time ``cron`` fired at or before ``now``, reading the cron in ``zone``."""
     local = now.astimezone(ZoneInfo(zone))
-    return croniter(cron, local + timedelta(seconds=1)).get_prev(datetime)
+    return croniter(cron, local + timedelta(seconds=1)).get_prev(datetime).astimezone(UTC)
 
 
 def enqueue_due(now: datetime | None = None) -> int:
