@@ -63,6 +63,13 @@ def test_a_complete_car_maps_to_the_seeds_example_listing() -> None:
         ({"fuel_type": "Plug-in hybrid"}, "fuel", "Plug-in Hybrid"),
         ({"fuel_type": "Bio-ethanol"}, "fuel", "Bio-Ethanol"),  # unknown fuel: sent as typed
         ({"condition": "nearly new"}, "condition", "Nearly New"),
+        ({"vehicle_type": "motorcycle", "bike_type": "Naked", "body_type": None}, "bike_type", "Naked"),
+        ({"vehicle_type": "motorcycle", "licence_category": "a2"}, "licence_category", "A2"),
+        ({"vehicle_type": "van", "van_type": "Panel Van"}, "van_type", "Panel Van"),
+        ({"vehicle_type": "van", "roof_height": "H2"}, "roof_height", "H2"),
+        ({"vehicle_type": "van", "payload_kg": "1,200"}, "payload_kg", 1200),
+        ({"vehicle_type": "van", "load_volume_m3": "10.5"}, "load_volume_m3", 10.5),
+        ({"vehicle_type": "van", "load_length": "3.0"}, "load_length", 3),
         ({"images": PHOTOS + [PHOTOS[0], Image(url="http://insecure.test/x.jpg")]}, "images",
          [p.url for p in PHOTOS]),  # each once, HTTPS only, hero first
     ],
@@ -79,6 +86,9 @@ def test_fields_map_to_carslinks_vocabulary(changes: dict[str, Any], key: str, e
         ({"listing_url": "http://www.smithmotors.example/v/1"}, "listing_url", "listing_url is not HTTPS"),
         ({"vin": "WBAJL510X0G12345O"}, "vin", "vin is not 17 characters"),
         ({"registration": "NOT A PLATE 123"}, "registration", None),
+        ({"vehicle_type": "motorcycle", "licence_category": "B"}, "licence_category", "licence_category"),
+        ({"vehicle_type": "van", "payload_kg": "about a tonne"}, "payload_kg", "payload_kg"),
+        ({"vehicle_type": "car", "payload_kg": "1000"}, "payload_kg", None),  # van fields on vans only
     ],
 )
 def test_values_carslink_would_skip_on_are_left_out(

@@ -32,6 +32,7 @@ FUELS = {
     "hybrid": "Hybrid", "petrol hybrid": "Hybrid", "diesel hybrid": "Hybrid", "mild hybrid": "Hybrid",
     "plug in hybrid": "Plug-in Hybrid", "phev": "Plug-in Hybrid", "lpg": "LPG", "hydrogen": "Hydrogen",
 }
+LICENCE_CATEGORIES = ("A", "A1", "A2", "AM")
 CONDITIONS = {"used": "Used", "new": "New", "nearly new": "Nearly New", "ex demo": "Nearly New",
               "demo": "Nearly New"}
 
@@ -120,9 +121,39 @@ def listing(vehicle: Vehicle, *, allow_insecure_images: bool = False) -> tuple[d
             out["vin"] = vin
         else:
             warnings.append("vin is not 17 characters without I, O or Q; left out")
-    if kind == "motorcycle" and vehicle.engine_cc:
-        out["engine_size"] = vehicle.engine_cc
+    if kind == "motorcycle":
+        if vehicle.engine_cc:
+            out["engine_size"] = vehicle.engine_cc
+        if vehicle.bike_type:
+            out["bike_type"] = vehicle.bike_type
+        licence = (vehicle.licence_category or "").strip().upper()
+        if licence in LICENCE_CATEGORIES:
+            out["licence_category"] = licence
+        elif licence:
+            warnings.append(f"licence_category {vehicle.licence_category!r} is not A, A1, A2 or AM; left out")
+    if kind == "van":
+        for key, text in (("van_type", vehicle.van_type), ("roof_height", vehicle.roof_height)):
+            if text:
+                out[key] = text
+        for key, text in (("load_length", vehicle.load_length), ("payload_kg", vehicle.payload_kg),
+                          ("load_volume_m3", vehicle.load_volume_m3)):
+            number = _number(text)
+            if number is not None:
+                out[key] = number
+            elif text:
+                warnings.append(f"{key} {text!r} is not a number; left out")
     return out, warnings
+
+
+def _number(value: str | None) -> int | float | None:
+    """Carslink takes van measures as numbers >= 0; sources send text ("2.5", "1,200")."""
+    try:
+        number = float(str(value).replace(",", "").strip()) if value else None
+    except ValueError:
+        return None
+    if number is None or number < 0 or number != number:
+        return None
+    return int(number) if number.is_integer() else number
 
 
 def preflight_reason(vehicle: Vehicle, item: dict[str, Any]) -> str | None:
