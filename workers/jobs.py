@@ -110,6 +110,14 @@ def send_batch(destination_id: int, queue_name: str = "push") -> dict:
 
 
 @job
+def mark_feed(destination_id: int, car_id: int, now: bool = False) -> dict:
+    """Put a car in its feed destination's next batch, after its new photos were fetched."""
+    from app.sync import batches
+
+    return batches.mark_after_photos(destination_id, car_id, now)
+
+
+@job
 def send_full(destination_id: int) -> dict:
     """Send a feed destination the dealer's whole stock (it removes what is not in it)."""
     from app.sync import batches

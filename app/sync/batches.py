@@ -18,6 +18,11 @@ skipped   skipped, with the remote's reason; the car waits until it changes
 failed    retrying: it stays pending and the job raises, so RQ retries it with backoff
 ========  ==============================================================================
 
+A whole-stock feed (``send_full``, Carslink's ``full_replace``) first passes the guard in
+``feed_status``: one that would be empty, or remove most of the cars listed at the
+destination, is held until a human confirms it. Every request that went through leaves a
+run record (``SyncRun``, kind ``feed:partial`` / ``feed:full``, with the remote's id and counts).
+
 Whole-request failures follow the listing path: ``RetryAt`` (429, spent budget, open breaker)
 puts the job back for that time without spending an attempt; ``RetryLater`` (5xx, timeout)
 leaves the unsent remainder pending and raises; ``Reauthenticate`` pauses the destination,
@@ -89,6 +94,15 @@ def mark(dest: Destination, car_id: int, *, now: bool = False) -> None:
         send_now(dest)
     else:
         schedule(dest)
+
+
+def mark_after_photos(destination_id: int, car_id: int, now: bool) -> dict[str, Any]:
+    """``mark``, run as a job once the car's new photos are in (or failed for good)."""
+    dest = db.session.get(Destination, destination_id)
+    if dest is None or not dest.enabled:
+        return {"outcome": "skip"}
+    mark(dest, car_id, now=now)
+    return {"outcome": "marked"}
 
 
 def schedule(dest: Destination) -> bool:

@@ -4,6 +4,8 @@ Forecourt's HTTPS media URLs)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.extensions import db
@@ -134,3 +136,43 @@ def test_a_refused_feed_is_reported_on_the_destination_with_its_fields(app, clie
     error = feed_status(client)["lastError"]
     assert error["status"] == 422 and "dealer.partner_dealer_id" in error["fields"]
     assert status(client, "V1")["status"] == "error"
+
+
+def test_motorbike_and_van_fields_reach_carslink(app, client, dealer_site, photos, carslink):
+    bike = {**car("V1", photos.url), "vehicle_type": "motorbike", "make": "Triumph", "model": "Trident",
+            "engine_size": "660cc", "bike_type": "Naked", "licence_category": "A2"}
+    bike.pop("body_type")
+    van = {**car("V3", photos.url), "vehicle_type": "van", "make": "Ford", "model": "Transit", "body_type": "Panel Van",
+           "van_type": "Panel Van", "roof_height": "H2", "payload_kg": "1,200", "load_volume_m3": "10.5"}
+    dms_feed(client, "partial", [bike, van])
+    close_window(app)
+    listings = {x["source_id"]: x for x in carslink.state({})["listings"]}
+    assert {k: listings["V1"].get(k) for k in ("vehicle_type", "engine_size", "bike_type", "licence_category")} == {
+        "vehicle_type": "motorcycle", "engine_size": 660, "bike_type": "Naked", "licence_category": "A2"}
+    assert {k: listings["V3"].get(k) for k in ("vehicle_type", "van_type", "roof_height", "payload_kg",
+                                                "load_volume_m3")} == {
+        "vehicle_type": "van", "van_type": "Panel Van", "roof_height": "H2", "payload_kg": 1200, "load_volume_m3": 10.5}
+
+
+def test_a_car_with_new_photos_joins_a_batch_only_once_they_are_in(app, client, dealer_site, photos, carslink):
+    from rq import Queue, SimpleWorker
+
+    from app.extensions import redis_store
+    from app.jobs.queues import DEFAULT, IMAGES
+    from app.sync import batches
+    from app.sync.scheduler import flush_due
+    from workers.context import set_app
+
+    set_app(app)
+    dms_feed(client, "partial", [car("V1", photos.url)])
+    time.sleep(0.6)  # the debounce (0.3 s in tests)
+    assert flush_due(app) == 1
+    connection = redis_store.client
+    SimpleWorker([Queue(DEFAULT, connection=connection)], connection=connection).work(burst=True)
+    # The car is applied and its photos queued: a batch closing now must not carry it photo-less.
+    assert Queue(IMAGES, connection=connection).count >= 1
+    assert batches.pending(destination().id) == {}
+    drain(app, timeout=60, scheduled=False)
+    assert list(batches.pending(destination().id)) == [1]
+    close_window(app)
+    assert live(carslink) == ["V1"] and status(client, "V1")["status"] == "synced"
