@@ -92,8 +92,9 @@ def guard(dest: Destination, listed: Iterable[int], sending: Iterable[int]) -> d
             _set(dest, held=None)
         return None
     if held and held.get("confirmedAt"):
+        # The hold ends when the remote accepts this feed (``accepted_full``): a confirmed feed
+        # that meets a 5xx goes again on its retries without a second confirmation.
         log.warning("held full feed sent on confirmation", extra={"destination": dest.slug, "reason": reason})
-        _set(dest, held=None)
         return None
     hold = {"reason": reason, "wouldSend": len(sending), "wouldRemove": dropped, "listed": len(listed),
             "heldAt": (held or {}).get("heldAt") or isoformat(utcnow()), "lastCheckedAt": isoformat(utcnow())}
@@ -136,7 +137,7 @@ def accepted_full(dest: Destination, run: SyncRun) -> None:
     if status_of(dest).get("alarm"):
         log.info("full feed succeeded; freshness alarm cleared", extra={"destination": dest.slug})
     _set(dest, lastFull={"at": isoformat(run.finished_at), "runId": run.id, "syncId": run.details.get("syncId"),
-                         "counts": run.counts}, alarm=None, lastError=None)
+                         "counts": run.counts}, alarm=None, lastError=None, held=None)
 
 
 def refused(dest: Destination, exc: ConnectorError) -> None:

@@ -91,6 +91,22 @@ def test_a_full_replace_dropping_five_of_six_cars_is_held_until_confirmed(app, c
                        headers=ADMIN).status_code == 409  # nothing held: nothing to confirm
 
 
+def test_a_confirmed_feed_that_meets_a_5xx_goes_on_its_retry_without_a_second_confirmation(
+        app, client, dealer_site, photos, carslink, sandbox_server):
+    import requests
+
+    dms_feed(client, "partial", [car(f"V{n}", photos.url) for n in (1, 3, 4)])
+    close_window(app)
+    hide(["V3", "V4"])
+    full_feed(app)
+    assert feed_status(client)["held"]["wouldRemove"] == 2
+    requests.post(f"{sandbox_server.url}/_sandbox/carslink/faults", json={"failNext": 1, "failStatus": 503}, timeout=5)
+    assert client.post("/api/v1/sites/smith/destinations/carslink/full-feed/confirm", headers=ADMIN).status_code == 202
+    drain(app, timeout=60)  # the 503, then RQ's retry a second later
+    assert live(carslink) == ["V1"]
+    assert feed_status(client)["held"] is None
+
+
 def test_an_empty_full_feed_is_held_and_a_fixed_source_clears_the_hold(app, client, dealer_site, photos, carslink):
     dms_feed(client, "partial", [car("V1", photos.url)])
     close_window(app)
