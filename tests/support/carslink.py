@@ -36,7 +36,8 @@ def photos():
 @pytest.fixture
 def carslink(sandbox_server):
     registry = sandbox_server.registry
-    registry.reset()
+    registry.reset()  # data, keys, fault plans; the shared settings stay as other tests left them:
+    registry.update_config({"fault_rate": 0.0, "latency_ms": 0})
     registry.carslink.add_key(PARTNER_KEY, "forecourt")
     return registry.carslink
 

@@ -94,7 +94,9 @@ class CarslinkConnector(FeedSink):
     # ---- operations ---------------------------------------------------------------------
 
     def check_credentials(self) -> dict[str, Any]:
-        """An empty partial feed: changes nothing, proves the key and the dealer object."""
+        """An empty partial feed (Carslink has no read endpoint): proves the key and the dealer
+        object and changes no listing; on a first contact it creates the dealer's profile, as
+        the first real feed would."""
         with self.operation():
             body = self._post({"mode": "partial", "dealer": self.dealer(), "listings": []}, "check")
         return {"name": (self.options.get("dealer") or {}).get("name") or "credentials accepted", **body}
