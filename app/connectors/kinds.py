@@ -154,6 +154,11 @@ class FeedSink(Connector):
             return CarOutcome("skipped", exc.message, dict(exc.fields or {}))
         return None
 
+    def warnings(self, item: FeedItem) -> list[str]:
+        """Values of the car the connector leaves out because the remote would refuse them
+        (shown on the car's status). None by default."""
+        return []
+
     def send_batch(self, items: Sequence[FeedItem], *, full: bool = False) -> BatchResult:
         """Send at most ``batch_cap`` items in one request."""
         raise NotImplementedError

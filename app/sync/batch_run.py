@@ -143,8 +143,9 @@ class BatchRun:
             else:
                 removed = car.status == ListingStatus.DELETED
                 vehicle = None if removed else vehicle_of(car)
-                state.warnings = use_media(vehicle) if vehicle else []
+                photo_warnings = use_media(vehicle) if vehicle else []
                 item = FeedItem(car.car_ref, vehicle, removed=removed)
+                state.warnings = photo_warnings + self.connector.warnings(item)
                 skipped = self.connector.preflight(item)
                 if skipped is None:
                     items.append((car, item))

@@ -160,8 +160,11 @@ def test_motorbike_and_van_fields_reach_carslink(app, client, dealer_site, photo
     bike.pop("body_type")
     van = {**car("V3", photos.url), "vehicle_type": "van", "make": "Ford", "model": "Transit", "body_type": "Panel Van",
            "van_type": "Panel Van", "roof_height": "H2", "payload_kg": "1,200", "load_volume_m3": "10.5"}
+    van["transmission"] = "9-speed sequential"  # not one of Carslink's four: left out, and said so
     dms_feed(client, "partial", [bike, van])
     close_window(app)
+    assert any("transmission" in w and "left out" in w for w in status(client, "V3")["warnings"])
+    assert "transmission" not in [x for x in carslink.state({})["listings"] if x["source_id"] == "V3"][0]
     listings = {x["source_id"]: x for x in carslink.state({})["listings"]}
     assert {k: listings["V1"].get(k) for k in ("vehicle_type", "engine_size", "bike_type", "licence_category")} == {
         "vehicle_type": "motorcycle", "engine_size": 660, "bike_type": "Naked", "licence_category": "A2"}

@@ -75,6 +75,12 @@ class CarslinkConnector(FeedSink):
         body, _ = mapping.listing(item.vehicle, allow_insecure_images=bool(self.options.get("allow_insecure_images")))
         return body
 
+    def warnings(self, item: FeedItem) -> list[str]:
+        if item.removed or item.vehicle is None:
+            return []
+        allow_insecure = bool(self.options.get("allow_insecure_images"))
+        return mapping.listing(item.vehicle, allow_insecure_images=allow_insecure)[1]
+
     def preflight(self, item: FeedItem) -> CarOutcome | None:
         """Skip, with Carslink's own reason, a car Carslink would skip: it is not sent, and it
         goes out by itself once an edit fixes it (any change puts it back in a batch)."""
