@@ -100,6 +100,11 @@ def _register_api(app: Flask) -> None:
     app.register_blueprint(hooks_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(leads_bp)
+    from app.feeds.views import admin as feeds_admin_bp
+    from app.feeds.views import pull as feeds_pull_bp
+
+    app.register_blueprint(feeds_admin_bp)
+    app.register_blueprint(feeds_pull_bp)
 
 
 def _install_request_ids(app: Flask) -> None:

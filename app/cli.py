@@ -215,6 +215,15 @@ def keys_revoke(key_id: int) -> None:
 group.add_command(keys_group)
 
 
+def _add_feeds_commands() -> None:
+    from app.feeds.cli import feeds_group
+
+    group.add_command(feeds_group)
+
+
+_add_feeds_commands()
+
+
 def register_cli(app: Flask) -> None:
     from app.leads.cli import register as register_lead_commands
 

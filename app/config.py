@@ -77,6 +77,7 @@ class Settings:
     full_feed_cron: str = "0 0,12 * * *"
     history_retention_days: float = 90.0  # car versions and sent payloads kept this long
     history_purge_cron: str = "30 3 * * *"
+    full_feed_timezone: str = "Europe/London"  # FULL_FEED_CRON is read in this zone
     media_allow_private_hosts: tuple[str, ...] = ()
     media_s3_bucket: str | None = None  # set: photos go to this S3-compatible bucket
     media_s3_endpoint_url: str | None = None  # R2, MinIO, ...; unset: AWS
@@ -172,6 +173,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "full_feed_cron": ("FULL_FEED_CRON", str.strip),
     "history_retention_days": ("HISTORY_RETENTION_DAYS", _positive_float),
     "history_purge_cron": ("HISTORY_PURGE_CRON", str.strip),
+    "full_feed_timezone": ("FULL_FEED_TIMEZONE", str.strip),
     "media_allow_private_hosts": ("MEDIA_ALLOW_PRIVATE_HOSTS", _str_list),
     "media_s3_bucket": ("MEDIA_S3_BUCKET", _optional),
     "media_s3_endpoint_url": ("MEDIA_S3_ENDPOINT_URL", _optional),

@@ -71,7 +71,8 @@ def register_periodic_jobs(cron, settings) -> None:
 
     cron.register(jobs.reconcile_all, queue_name="low", cron=settings.reconcile_cron, name="reconcile-all")
     cron.register(jobs.housekeeping, queue_name="low", interval=30, name="housekeeping")
-    cron.register(jobs.full_feeds, queue_name="low", cron=settings.full_feed_cron, name="full-feeds")
+    # Whole-stock feeds are queued by housekeeping: RQ's cron reads times in the host's zone,
+    # and Carslink's noon and midnight are Europe/London's (FULL_FEED_TIMEZONE).
     cron.register(lead_jobs.purge_leads, queue_name="low", cron=settings.lead_purge_cron, name="purge-leads")
     cron.register(jobs.pull_due_sources, queue_name="low", interval=60, name="pull-due-sources")
     cron.register(jobs.purge_history, queue_name="low", cron=settings.history_purge_cron, name="purge-history")

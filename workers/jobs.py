@@ -26,7 +26,15 @@ def housekeeping() -> dict[str, int]:
         log.exception("spool drain failed")
         drained = 0
     resumed = _retry_paused_destinations()
-    return {"queues": len(QUEUES), "drained": drained, "resumed": resumed}
+    full_feeds = _full_feeds()
+    return {"queues": len(QUEUES), "drained": drained, "resumed": resumed, **full_feeds}
+
+
+def _full_feeds() -> dict[str, int]:
+    """Whole-stock feeds due by FULL_FEED_CRON (in FULL_FEED_TIMEZONE), and the overdue alarm."""
+    from app.sync import feed_status
+
+    return {"full_feeds_queued": feed_status.enqueue_due(), "full_feeds_overdue": feed_status.check_alarms()}
 
 
 PAUSE_CHECK_SECONDS = 300
@@ -102,6 +110,14 @@ def send_batch(destination_id: int, queue_name: str = "push") -> dict:
 
 
 @job
+def mark_feed(destination_id: int, car_id: int, now: bool = False) -> dict:
+    """Put a car in its feed destination's next batch, after its new photos were fetched."""
+    from app.sync import batches
+
+    return batches.mark_after_photos(destination_id, car_id, now)
+
+
+@job
 def send_full(destination_id: int) -> dict:
     """Send a feed destination the dealer's whole stock (it removes what is not in it)."""
     from app.sync import batches
@@ -111,7 +127,8 @@ def send_full(destination_id: int) -> dict:
 
 @job
 def full_feeds() -> dict[str, int]:
-    """Twice daily: a whole-stock feed to every destination that takes one."""
+    """On demand: a whole-stock feed to every destination that takes one (the schedule runs
+    from housekeeping, which reads FULL_FEED_CRON in FULL_FEED_TIMEZONE)."""
     from app.sync import batches
 
     return {"destinations": batches.enqueue_full_feeds()}

@@ -11,6 +11,7 @@ from app.connectors.auth import Auth, Basic, LoginToken, StaticKey
 from app.connectors.base import Connector, RateLimits, RemoteState, SyncOutcome
 from app.connectors.cache import Cache, MemoryCache, RedisCache
 from app.connectors.carfluence import CarfluenceConnector  # importing registers "carfluence"
+from app.connectors.carslink import CarslinkConnector  # importing registers "carslink"
 from app.connectors.carzle import CarzleConnector  # importing registers "carzle"
 from app.connectors.errors import (
     Conflict,
@@ -49,6 +50,7 @@ __all__ = [
     "Call",
     "CarOutcome",
     "CarfluenceConnector",
+    "CarslinkConnector",
     "CarzleConnector",
     "Conflict",
     "Connector",

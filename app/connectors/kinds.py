@@ -138,6 +138,7 @@ class BatchResult:
     remote_id: str | None = None  # the remote's id for this batch (Carslink's sync_id)
     counts: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # by car_ref: what was sent for it
 
 
 class FeedSink(Connector):
@@ -161,6 +162,11 @@ class FeedSink(Connector):
         except FixInput as exc:
             return CarOutcome("skipped", exc.message, dict(exc.fields or {}))
         return None
+
+    def warnings(self, item: FeedItem) -> list[str]:
+        """Values of the car the connector leaves out because the remote would refuse them
+        (shown on the car's status). None by default."""
+        return []
 
     def send_batch(self, items: Sequence[FeedItem], *, full: bool = False) -> BatchResult:
         """Send at most ``batch_cap`` items in one request."""

@@ -28,6 +28,7 @@ SYNC_CAR = "workers.jobs.sync_car"
 PUSH_CAR = "workers.jobs.push"
 SEND_BATCH = "workers.jobs.send_batch"
 SEND_FULL = "workers.jobs.send_full"
+MARK_FEED = "workers.jobs.mark_feed"
 FULL_REPLACE = "workers.jobs.full_replace"
 RECONCILE_SITE = "workers.jobs.reconcile_site"
 PULL_SOURCE = "workers.jobs.pull_source"
@@ -221,6 +222,16 @@ def send_batch(
         rate_limit=batch_limit(destination_id),
     )
     return _enqueue(queue_name, at, SEND_BATCH, (destination_id, queue_name), kwargs)
+
+
+def mark_feed(destination_id: int, car_id: int, *, now: bool, depends_on: Dependency) -> Job:
+    """Put a car in its feed destination's next batch once its new photos are in (a batch
+    sent before would carry none of them, and the remote would skip the car)."""
+    return queue(PUSH).enqueue(
+        MARK_FEED, destination_id, car_id, now, depends_on=depends_on, job_timeout=60, failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL, retry=retry_policy(), meta=job_meta(destination_id=destination_id),
+        description=f"batch car {car_id} for destination {destination_id} after its photos",
+    )
 
 
 def send_full(destination_id: int, *, site_id: str | None = None) -> Job:

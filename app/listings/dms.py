@@ -70,6 +70,13 @@ CARSLINK_FIELDS: FieldTable = (
     ("images", ("images",), "images"),
     ("listing_url", ("listing_url",), "text"),
     ("vehicle_type", ("vehicle_type",), "vehicle_type"),
+    ("bike_type", ("bike_type",), "text"),
+    ("licence_category", ("licence_category",), "text"),
+    ("van_type", ("van_type",), "text"),
+    ("roof_height", ("roof_height",), "text"),
+    ("load_length", ("load_length",), "text"),
+    ("payload_kg", ("payload_kg",), "text"),
+    ("load_volume_m3", ("load_volume_m3",), "text"),
 )
 
 

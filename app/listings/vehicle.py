@@ -56,6 +56,14 @@ class Vehicle:
     seats: int | None = None
     condition: str | None = None  # "new" | "used" | free text
     vehicle_type: str | None = None  # car | motorcycle | van
+    # Motorbike and van details, as the source words them (Carslink's fields; feeds that carry them).
+    bike_type: str | None = None
+    licence_category: str | None = None  # UK: A, A1, A2, AM
+    van_type: str | None = None
+    roof_height: str | None = None
+    load_length: str | None = None
+    payload_kg: str | None = None
+    load_volume_m3: str | None = None
     features: list[str] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
     salesperson: str | None = None

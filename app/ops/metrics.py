@@ -62,6 +62,9 @@ def metrics() -> Response:
     for dest in db.session.scalars(select(Destination).where(Destination.enabled)):
         lines.append(_line("forecourt_destination_paused", int(dest.paused), site=dest.site_id,
                            marketplace=dest.marketplace))
+    from app.sync import feed_status
+
+    lines += feed_status.metric_lines()
     lines += ["# HELP forecourt_cars Cars by sync status at each marketplace.", "# TYPE forecourt_cars gauge"]
     rows = db.session.execute(
         select(Destination.marketplace, SyncState.status, func.count())

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.config import ConfigError
 from app.extensions import db
 from app.messages import flatten_messages
+from app.sites.dealer import DealerProfileSchema
 from app.sites.models import Destination, Site
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -117,6 +118,9 @@ class SiteSchema(Schema):
     webhook_secret = StrOrList(required=True)
     dms_api_key = StrOrList(load_default=list)
     wp_webhooks_auth = fields.Raw(load_default=None)
+    # How a marketplace pulling the stock (GET /feeds/<marketplace>/<site>) authenticates: the
+    # same template shapes (api_key / bearer / basic), a list while rotating.
+    feed_pull_auth = fields.Raw(load_default=None)
     preset = fields.String(required=True, validate=validate.OneOf(PRESETS))
     car_post_types = fields.List(fields.String(), load_default=None)
     mapping = fields.Dict(load_default=dict)
@@ -203,6 +207,8 @@ class SiteOptionsSchema(Schema):
                     **(rules.config_problems(data["rules"]) if "rules" in data else {})}
         if problems:
             raise ValidationError(problems)
+    # [sites.dealer]: who the dealer is, for destinations that publish a dealer profile (Carslink).
+    dealer = fields.Nested(DealerProfileSchema)
 
 
 class DestinationOptionsSchema(Schema):
@@ -215,6 +221,9 @@ class DestinationOptionsSchema(Schema):
     # Feed destinations: seconds changes are gathered before one batch goes (the connector's
     # default otherwise); the first change opens the window, so it is also the longest wait.
     batch_window = fields.Float(validate=validate.Range(min=0.1, max=3600))
+    # Whole-stock feeds: the largest share of the listed cars one may remove without a human
+    # confirming it (app.sync.feed_status); 0.5 unless set.
+    full_replace_max_drop = fields.Float(validate=validate.Range(min=0, max=1))
 
 
 ENGINE_SITE_OPTIONS = set(SiteOptionsSchema().fields)
@@ -272,6 +281,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
         seen.add(site["id"])
         site["wp_webhooks_auth"] = _load_wp_webhooks_auth(site["wp_webhooks_auth"], f"{prefix}.wp_webhooks_auth",
                                                           errors)
+        site["feed_pull_auth"] = _load_wp_webhooks_auth(site["feed_pull_auth"], f"{prefix}.feed_pull_auth", errors)
         if site["preset"] == "generic":
             _check_generic_mapping(site["mapping"], f"{prefix}.mapping", errors)
         site["options"] = {k: v for k, v in site_raw.items() if k not in _SITE_KEYS}
@@ -280,7 +290,9 @@ def parse(text: str, environ: Mapping[str, str] | None = None, *, source: str = 
             if key not in known:
                 errors.setdefault(f"{prefix}.{key}", "unknown key")
         try:
-            SiteOptionsSchema().load(site["options"])
+            typed = SiteOptionsSchema().load(site["options"])
+            if "dealer" in typed:  # normalised (postcode spacing, trimmed text)
+                site["options"]["dealer"] = typed["dealer"]
         except ValidationError as exc:
             _merge(errors, flatten_messages(exc.messages, prefix))
         site["car_post_types"] = site["car_post_types"] or _default_post_types(site)
@@ -382,7 +394,8 @@ def apply(sites: list[dict]) -> dict[str, int]:
         site.preset = spec["preset"]
         site.car_post_types = spec["car_post_types"]
         site.secrets = {"webhook_secrets": spec["webhook_secret"], "dms_api_keys": spec["dms_api_key"],
-                        "wp_webhooks_auth": spec.get("wp_webhooks_auth") or []}
+                        "wp_webhooks_auth": spec.get("wp_webhooks_auth") or [],
+                        "feed_pull_auth": spec.get("feed_pull_auth") or []}
         site.options = {**spec["options"], "mapping": spec["mapping"]}
         site.active = True
         db.session.add(site)

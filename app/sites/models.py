@@ -63,6 +63,9 @@ class Destination(db.Model):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_reason: Mapped[str | None] = mapped_column(String(500))
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Feed sinks that take a whole stock: the last accepted full feed, a held one, the
+    # freshness alarm (app.sync.feed_status owns the shape).
+    feed_status: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -18,6 +18,11 @@ skipped   skipped, with the remote's reason; the car waits until it changes
 failed    retrying: it stays pending and the job raises, so RQ retries it with backoff
 ========  ==============================================================================
 
+A whole-stock feed (``send_full``, Carslink's ``full_replace``) first passes the guard in
+``feed_status``: one that would be empty, or remove most of the cars listed at the
+destination, is held until a human confirms it. Every request that went through leaves a
+run record (``SyncRun``, kind ``feed:partial`` / ``feed:full``, with the remote's id and counts).
+
 Whole-request failures follow the listing path: ``RetryAt`` (429, spent budget, open breaker)
 puts the job back for that time without spending an attempt; ``RetryLater`` (5xx, timeout)
 leaves the unsent remainder pending and raises; ``Reauthenticate`` pauses the destination,
@@ -26,102 +31,47 @@ whose pending cars wait for ``resume``; ``FixInput`` marks that request's cars a
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rq import get_current_job
 from sqlalchemy import select
 
-from app.connectors.base import ConnectorError, ConnectorKind, FixInput, Reauthenticate, RetryAt, RetryLater
-from app.connectors.kinds import BatchResult, CarOutcome, FeedItem, FeedSink
+from app.connectors.base import ConnectorKind
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import PUSH
-from app.listings.models import Car, SyncAttempt, SyncState
-from app.listings.statuses import ListingStatus, SyncStatus
+from app.listings.models import Car
 from app.sites.models import Destination
 from app.sync import destinations as dest_service
+from app.sync.batch_run import BatchRun
+from app.sync.batch_window import (  # re-exported: the engine and tests call them from here
+    SCHEDULE_SLACK,
+    mark,
+    pending,
+    pending_key,
+    put_back,
+    schedule,
+    scheduled_key,
+    send_now,
+    window_of,
+)
 from app.sync.breaker import Breaker
-from app.sync.transport import clamp_reset
-from app.sync.vehicles import new_state, use_media, vehicle_of
-from app.timeutil import utcnow
 
-log = logging.getLogger("forecourt.sync.batches")
-
-SCHEDULE_SLACK = 60  # a scheduled marker outlives its window by this, then any change re-opens one
-
-# Remove each car whose generation is still the one sent (ARGV: car, generation, car, ...).
-_ACK = """
-local removed = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[1], ARGV[i])
-    removed = removed + 1
-  end
-end
-return removed
-"""
+__all__ = [
+    "SCHEDULE_SLACK", "enqueue_full_feeds", "mark", "mark_after_photos", "pending", "pending_key", "schedule",
+    "scheduled_key", "send_batch", "send_full", "send_now", "window_of",
+]
 
 
-def pending_key(destination_id: int) -> str:
-    return f"fc:feed:{destination_id}:pending"
+def mark_after_photos(destination_id: int, car_id: int, now: bool) -> dict[str, Any]:
+    """``mark``, run as a job once the car's new photos are in (or failed for good)."""
+    dest = db.session.get(Destination, destination_id)
+    if dest is None or not dest.enabled:
+        return {"outcome": "skip"}
+    mark(dest, car_id, now=now)
+    return {"outcome": "marked"}
 
 
-def scheduled_key(destination_id: int) -> str:
-    return f"fc:feed:{destination_id}:scheduled"
-
-
-def window_of(dest: Destination) -> float:
-    cls = dest_service.connector_class(dest.marketplace)
-    return float((dest.options or {}).get("batch_window", cls.batch_window))
-
-
-def mark(dest: Destination, car_id: int, *, now: bool = False) -> None:
-    """Queue one car's newest data for the destination's next batch; ``now`` (Sync Now)
-    closes the window at once instead of waiting for its end."""
-    redis_store.client.hincrby(pending_key(dest.id), str(car_id), 1)
-    if now:
-        send_now(dest)
-    else:
-        schedule(dest)
-
-
-def schedule(dest: Destination) -> bool:
-    """Open a window for the destination unless one is open; True when this call opened it."""
-    window = window_of(dest)
-    job_id = f"feed-batch-{dest.id}-{uuid.uuid4().hex}"
-    if not redis_store.client.set(scheduled_key(dest.id), job_id, nx=True, ex=int(window + SCHEDULE_SLACK)):
-        return False
-    enqueue.send_batch(dest.id, site_id=dest.site_id, at=time.time() + window, job_id=job_id)
-    return True
-
-
-def send_now(dest: Destination) -> None:
-    """Close the destination's window now: its scheduled batch job is queued at once."""
-    job_id = redis_store.client.get(scheduled_key(dest.id))
-    if job_id and enqueue.run_now(job_id.decode()):
-        return
-    job_id = f"feed-batch-{dest.id}-{uuid.uuid4().hex}"
-    redis_store.client.set(scheduled_key(dest.id), job_id, ex=SCHEDULE_SLACK)
-    enqueue.send_batch(dest.id, site_id=dest.site_id, job_id=job_id)
-
-
-def pending(destination_id: int) -> dict[int, int]:
-    """Cars waiting for the destination's next batch, with their generations."""
-    raw = redis_store.client.hgetall(pending_key(destination_id))
-    return {int(car): int(gen) for car, gen in raw.items()}
-
-
-def _ack(destination_id: int, generations: dict[int, int]) -> None:
-    if generations:
-        args = [str(x) for pair in generations.items() for x in pair]
-        redis_store.client.eval(_ACK, 1, pending_key(destination_id), *args)
-
-
-# --------------------------------------------------------------------------- the job
+# --------------------------------------------------------------------------- the jobs
 
 
 def send_batch(destination_id: int, queue_name: str = PUSH) -> dict[str, Any]:
@@ -135,12 +85,12 @@ def send_batch(destination_id: int, queue_name: str = PUSH) -> dict[str, Any]:
     breaker = Breaker(redis_store.client, dest.id)
     wait = breaker.wait_until()
     if wait:
-        _put_back(wait, dest.id, queue_name)
+        put_back(wait, dest.id, queue_name)
         return {"outcome": "breaker_open", "until": wait}
     snapshot = pending(dest.id)
     if not snapshot:
         return {"outcome": "empty"}
-    return _Batch(dest, snapshot, breaker, queue_name).run()
+    return BatchRun(dest, snapshot, breaker, queue_name).run()
 
 
 def send_full(destination_id: int) -> dict[str, Any]:
@@ -162,7 +112,7 @@ def send_full(destination_id: int) -> dict[str, Any]:
     waiting = pending(dest.id)
     car_ids = db.session.scalars(select(Car.id).where(Car.site_id == dest.site_id)).all()
     # Generation 0 is never a pending car's (they start at 1): acknowledging it does nothing.
-    return _Batch(dest, {car_id: waiting.get(car_id, 0) for car_id in car_ids}, breaker, "low", full=True).run()
+    return BatchRun(dest, {car_id: waiting.get(car_id, 0) for car_id in car_ids}, breaker, "low", full=True).run()
 
 
 def enqueue_full_feeds() -> int:
@@ -174,208 +124,3 @@ def enqueue_full_feeds() -> int:
             enqueue.send_full(dest.id, site_id=dest.site_id)
             count += 1
     return count
-
-
-def _put_back(at: float, destination_id: int, queue_name: str) -> None:
-    enqueue.reschedule_current(at, enqueue.SEND_BATCH, destination_id, queue_name,
-                               queue_name=queue_name, rate_limit=enqueue.batch_limit(destination_id))
-
-
-class _Batch:
-    """One run of ``send_batch``: decide, send in chunks, record, acknowledge."""
-
-    def __init__(self, dest: Destination, snapshot: dict[int, int], breaker: Breaker, queue_name: str,
-                 *, full: bool = False) -> None:
-        self.dest, self.snapshot, self.breaker, self.queue_name = dest, snapshot, breaker, queue_name
-        self.full = full
-        self.omitted: list[tuple[Car, SyncStatus]] = []  # left out of a whole-stock feed
-        self.connector: FeedSink = dest_service.build_connector(dest)  # type: ignore[assignment]
-        ids = sorted(snapshot)
-        self.cars = {car.id: car for car in db.session.scalars(select(Car).where(Car.id.in_(ids)))}
-        self.states = {s.car_id: s for s in db.session.scalars(
-            select(SyncState).where(SyncState.destination_id == dest.id, SyncState.car_id.in_(ids)))}
-        self.counts = {"accepted": 0, "skipped": 0, "failed": 0, "requests": 0}
-        job = get_current_job()
-        # On the job's last attempt a failure is final: the job goes to the failed registry.
-        self.failed_status = SyncStatus.RETRYING if job and job.retries_left else SyncStatus.FAILED
-
-    def state(self, car: Car) -> SyncState:
-        if car.id not in self.states:
-            self.states[car.id] = new_state(car, self.dest)
-        return self.states[car.id]
-
-    def run(self) -> dict[str, Any]:
-        items, done = self._prepare()
-        db.session.commit()
-        _ack(self.dest.id, done)
-        if self.full and not items:
-            # An empty whole-stock feed would remove every listing the dealer has.
-            log.warning("whole-stock feed not sent: no car to send", extra={"destination": self.dest.slug})
-            return {"outcome": "empty", **self.counts}
-        # A whole-stock feed is one request whatever its size: a second would replace the first.
-        cap = len(items) if self.full else max(1, self.connector.batch_cap)
-        chunks = [items[i:i + cap] for i in range(0, len(items), cap)]
-        for index, chunk in enumerate(chunks):
-            unsent = [car for part in chunks[index:] for car, _ in part]
-            try:
-                result = self.connector.send_batch([item for _, item in chunk], full=self.full)
-            except RetryAt as exc:
-                self._unsent(unsent, SyncStatus.WAITING, exc)
-                _put_back(clamp_reset(exc.at, time.time()), self.dest.id, self.queue_name)
-                return {"outcome": "rescheduled", "at": exc.at, **self.counts}
-            except RetryLater as exc:
-                self._unsent(unsent, self.failed_status, exc)
-                if opened := self.breaker.failure():
-                    log.warning("circuit opened", extra={"destination": self.dest.slug, "until": opened})
-                db.session.commit()
-                raise
-            except Reauthenticate as exc:
-                self._unsent(unsent, SyncStatus.PAUSED, exc)
-                dest_service.pause(self.dest, exc.message)
-                db.session.commit()
-                return {"outcome": "paused", "reason": exc.message, **self.counts}
-            except ConnectorError as exc:  # FixInput and the rest: the request itself was refused
-                self._refused(chunk, exc)
-                continue
-            self.breaker.success()
-            self.counts["requests"] += 1
-            self._record(chunk, result)
-        for car, status in self.omitted:  # the whole-stock feed removed them remotely
-            self._settle(car, self.state(car), status)
-        db.session.commit()
-        failed = self.counts["failed"]
-        if failed and self.full:
-            # The feed went; its failed cars follow in the next partial batch.
-            for car_id in (s.car_id for s in self.states.values() if s.status == self.failed_status):
-                redis_store.client.hincrby(pending_key(self.dest.id), str(car_id), 1)
-            schedule(self.dest)
-        elif failed:
-            raise RetryLater(f"{self.connector.name}: {failed} car(s) of the batch failed; retrying those")
-        return {"outcome": "sent", **self.counts}
-
-    # ---- deciding what goes -----------------------------------------------------------------
-
-    def _prepare(self) -> tuple[list[tuple[Car, FeedItem]], dict[int, int]]:
-        """The cars to send, and those settled without a request (acknowledged at once)."""
-        items: list[tuple[Car, FeedItem]] = []
-        done: dict[int, int] = {}
-        for car_id in sorted(self.snapshot):
-            car = self.cars.get(car_id)
-            if car is None:
-                done[car_id] = self.snapshot[car_id]
-                continue
-            state = self.state(car)
-            listed = state.last_synced_at is not None and state.status != SyncStatus.DELETED
-            if self.full and (car.status is None or car.status in (ListingStatus.INACTIVE, ListingStatus.DELETED)):
-                gone = SyncStatus.DELETED if car.status == ListingStatus.DELETED else SyncStatus.NOT_LISTED
-                self.omitted.append((car, gone))
-            elif car.status is None or (car.status == ListingStatus.INACTIVE and not listed):
-                self._settle(car, state, SyncStatus.NOT_LISTED)
-            elif car.status == ListingStatus.DELETED and not listed:
-                self._settle(car, state, SyncStatus.DELETED)
-            else:
-                removed = car.status == ListingStatus.DELETED
-                vehicle = None if removed and not self.connector.removal_carries_vehicle else vehicle_of(car)
-                state.warnings = use_media(vehicle) if vehicle and not removed else []
-                item = FeedItem(car.car_ref, vehicle, removed=removed)
-                skipped = self.connector.preflight(item)
-                if skipped is None:
-                    items.append((car, item))
-                    continue
-                self._outcome(car, state, skipped, None)
-            done[car_id] = self.snapshot[car_id]
-        return items, done
-
-    def _settle(self, car: Car, state: SyncState, status: SyncStatus) -> None:
-        state.status, state.last_error, state.attempts = status, None, 0
-        state.last_attempt_at = utcnow()
-
-    # ---- recording --------------------------------------------------------------------------
-
-    def _record(self, chunk: Sequence[tuple[Car, FeedItem]], result: BatchResult) -> None:
-        acked: dict[int, int] = {}
-        for car, _ in chunk:
-            outcome = result.outcomes.get(car.car_ref, CarOutcome("accepted"))
-            self._outcome(car, self.state(car), outcome, result)
-            if outcome.status != "failed":
-                acked[car.id] = self.snapshot[car.id]
-        db.session.commit()
-        # Only after the commit; a car whose generation moved on stays for the next batch.
-        _ack(self.dest.id, acked)
-        moved = [car for car, _ in chunk if car.id in acked and self._changed_since(car.id)]
-        if moved:
-            for car in moved:
-                self.state(car).status = SyncStatus.PENDING
-            db.session.commit()
-
-    def _changed_since(self, car_id: int) -> bool:
-        return redis_store.client.hexists(pending_key(self.dest.id), str(car_id))
-
-    def _outcome(self, car: Car, state: SyncState, outcome: CarOutcome, result: BatchResult | None) -> None:
-        now = utcnow()
-        state.last_attempt_at = now
-        self.counts[outcome.status] += 1
-        if outcome.status == "accepted":
-            removed = car.status == ListingStatus.DELETED
-            state.status = SyncStatus.DELETED if removed else SyncStatus.SYNCED
-            state.remote_status = None if removed else car.status
-            state.last_synced_at, state.last_error, state.attempts = now, None, 0
-            if removed:
-                state.remote_id = state.external_ref = state.fingerprint = state.payload = None
-        else:
-            retrying = outcome.status == "failed"
-            state.status = (self.failed_status if retrying else SyncStatus.SKIPPED)
-            state.attempts = (state.attempts or 0) + (1 if retrying else 0)
-            state.last_error = {"type": "Skipped" if not retrying else "Failed", "message": outcome.reason,
-                                "fields": dict(outcome.fields), "at": now.isoformat()}
-        self._attempt(car, result, {"accepted": "done", "skipped": "skipped", "failed": "retry"}[outcome.status],
-                      outcome.reason)
-
-    def _unsent(self, cars: Iterable[Car], status: SyncStatus, exc: ConnectorError) -> None:
-        """The cars a whole-request failure left unsent: still pending, with the reason shown."""
-        for car in cars:
-            state = self.state(car)
-            state.status = status
-            state.last_attempt_at = utcnow()
-            if status != SyncStatus.WAITING:
-                state.attempts = (state.attempts or 0) + 1
-                state.last_error = {**exc.to_dict(), "at": utcnow().isoformat()}
-        outcome = {SyncStatus.WAITING: "rate_limited", SyncStatus.PAUSED: "reauth",
-                   SyncStatus.FAILED: "failed"}.get(status, "retry")
-        self._attempt_calls(exc, outcome)
-
-    def _refused(self, chunk: Sequence[tuple[Car, FeedItem]], exc: ConnectorError) -> None:
-        """The remote refused the request as a whole (a 4xx): each car shows why, and waits to change."""
-        acked = {}
-        for car, _ in chunk:
-            state = self.state(car)
-            state.status = SyncStatus.ERROR
-            state.attempts = (state.attempts or 0) + 1
-            state.last_attempt_at = utcnow()
-            state.last_error = {**exc.to_dict(), "at": utcnow().isoformat()}
-            acked[car.id] = self.snapshot[car.id]
-        self._attempt_calls(exc, "fix_input" if isinstance(exc, FixInput) else "error")
-        db.session.commit()
-        _ack(self.dest.id, acked)
-
-    def _attempt(self, car: Car, result: BatchResult | None, outcome: str, error: str | None) -> None:
-        call = result.calls[-1] if result and result.calls else None
-        job = get_current_job()
-        db.session.add(SyncAttempt(
-            car_id=car.id, destination_id=self.dest.id, job_id=job.id if job else None,
-            operation=(result.operation if result else "preflight")[:16],
-            method=call.method if call else None, path=call.path[:500] if call else None,
-            http_status=call.status if call else None, duration_ms=call.duration_ms if call else None,
-            outcome=outcome, request_id=call.request_id if call else None, error=error,
-        ))
-
-    def _attempt_calls(self, exc: ConnectorError, outcome: str) -> None:
-        job = get_current_job()
-        for call in exc.calls or [None]:
-            db.session.add(SyncAttempt(
-                car_id=None, destination_id=self.dest.id, job_id=job.id if job else None,
-                operation=(call.operation if call else "batch")[:16], method=call.method if call else None,
-                path=call.path[:500] if call else None, http_status=call.status if call else exc.status,
-                duration_ms=call.duration_ms if call else None, outcome=outcome,
-                request_id=call.request_id if call else exc.request_id, error=exc.message,
-            ))

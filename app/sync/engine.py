@@ -126,6 +126,8 @@ def deliver(car_id: int, dest: Destination, *, queue_name: str = PUSH, run_id: i
     waits, or "batch:<destination>"."""
     kind = dest_service.connector_class(dest.marketplace).kind
     if kind is ConnectorKind.FEED:
+        if depends_on is not None:  # new photos: the car joins a batch once they are in
+            return enqueue.mark_feed(dest.id, car_id, now=queue_name == HIGH, depends_on=depends_on).id
         batches.mark(dest, car_id, now=queue_name == HIGH)  # Sync Now: the dealer is waiting
         return f"batch:{dest.id}"
     if kind is ConnectorKind.LISTING:

@@ -1,0 +1,1 @@
+"""Benchmarks of feed destinations (Carslink): batching per window, and whole-stock feeds."""

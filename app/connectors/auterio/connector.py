@@ -41,6 +41,7 @@ from app.connectors.bisect import Refused, isolate
 from app.connectors.errors import FixInput, Reauthenticate
 from app.connectors.kinds import BatchResult, CarOutcome, FeedItem, FeedSink
 from app.connectors.registry import register
+from app.listings.vehicle import Vehicle
 
 DEFAULT_BASE_URL = "https://auterio.net"
 INGEST = "/api/vehicles/ingest"
@@ -101,6 +102,9 @@ class AuterioConnector(FeedSink):
                               problems)
         return None
 
+    def preview(self, vehicle: Vehicle) -> dict[str, Any]:
+        return mapping.vehicle_payload(vehicle, self.options)
+
     def send_batch(self, items: Sequence[FeedItem], *, full: bool = False) -> BatchResult:
         outcomes: dict[str, CarOutcome] = {}
         entries: list[_Entry] = []
@@ -123,7 +127,8 @@ class AuterioConnector(FeedSink):
         with self.operation() as calls:
             if entries:
                 self._deliver(entries, outcomes, counts)
-        return BatchResult(outcomes, operation=OPERATION, counts=counts, calls=list(calls))
+        return BatchResult(outcomes, operation=OPERATION, counts=counts, calls=list(calls),
+                           payloads={entry.car_ref: entry.body for entry in entries})
 
     def _deliver(self, entries: list[_Entry], outcomes: dict[str, CarOutcome], counts: dict[str, int]) -> None:
         try:
