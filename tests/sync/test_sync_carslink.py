@@ -195,3 +195,23 @@ def test_a_car_with_new_photos_joins_a_batch_only_once_they_are_in(app, client, 
     assert list(batches.pending(destination().id)) == [1]
     close_window(app)
     assert live(carslink) == ["V1"] and status(client, "V1")["status"] == "synced"
+
+
+def test_a_rule_for_carslink_shapes_its_feed_history_and_dry_run(app, client, dealer_site, photos, carslink):
+    from app.sites.models import Site
+
+    site = db.session.get(Site, "smith")
+    site.options = {**(site.options or {}),
+                    "rules": [{"action": "round_price", "to": 1000, "mode": "down", "destinations": ["carslink"]}]}
+    db.session.commit()
+    dms_feed(client, "partial", [car("V1", photos.url)])  # priced 28,995
+    close_window(app)
+
+    (listing,) = carslink.state({})["listings"]
+    assert listing["price"] == 28000
+    history = client.get("/api/v1/sites/smith/cars/V1/history", headers=ADMIN).get_json()
+    (sent,) = history["sent"]
+    assert (sent["marketplace"], sent["operation"], sent["outcome"]) == ("carslink", "feed:partial", "done")
+    assert sent["payload"]["source_id"] == "V1" and sent["payload"]["price"] == 28000
+    (dry,) = client.get("/api/v1/sites/smith/cars/V1/dry-run", headers=ADMIN).get_json()["destinations"]
+    assert (dry["before"]["price"], dry["after"]["price"]) == (28995, 28000)
