@@ -113,9 +113,7 @@ class BatchRun:
             for car_id in (s.car_id for s in self.states.values() if s.status == self.failed_status):
                 redis_store.client.hincrby(pending_key(self.dest.id), str(car_id), 1)
             schedule(self.dest)
-        elif failed:
-            raise RetryLater(f"{self.connector.name}: {failed} car(s) of the batch failed; retrying those")
-        return {"outcome": "sent", **self.counts}
+        return {"outcome": "sent", **self.counts}  # failed cars: the caller raises (send_batch)
 
     # ---- deciding what goes -----------------------------------------------------------------
 

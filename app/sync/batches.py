@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.connectors.base import ConnectorKind
+from app.connectors.base import ConnectorKind, RetryLater
 from app.extensions import db, redis_store
 from app.jobs import enqueue
 from app.jobs.queues import PUSH
@@ -90,7 +90,23 @@ def send_batch(destination_id: int, queue_name: str = PUSH) -> dict[str, Any]:
     snapshot = pending(dest.id)
     if not snapshot:
         return {"outcome": "empty"}
-    return BatchRun(dest, snapshot, breaker, queue_name).run()
+    # A slice of ``batch_cap`` cars at a time, each loaded, sent, recorded and then let go, so
+    # the job's memory follows the cap, not the dealer's stock (5,000 cars at once: 170 MB).
+    cap = max(1, dest_service.connector_class(dest.marketplace).batch_cap)
+    ids = sorted(snapshot)
+    totals = dict.fromkeys(("accepted", "skipped", "failed", "requests"), 0)
+    for start in range(0, len(ids), cap):
+        part = {car_id: snapshot[car_id] for car_id in ids[start:start + cap]}
+        result = BatchRun(dest, part, breaker, queue_name).run()
+        for key in totals:
+            totals[key] += result.get(key, 0)
+        if result["outcome"] != "sent":  # rescheduled or paused: the rest stays pending
+            return {**result, **totals}
+        db.session.expunge_all()
+        dest = db.session.get(Destination, destination_id)
+    if totals["failed"]:
+        raise RetryLater(f"{dest.marketplace}: {totals['failed']} car(s) of the batch failed; retrying those")
+    return {"outcome": "sent", **totals}
 
 
 def send_full(destination_id: int) -> dict[str, Any]:
