@@ -61,6 +61,8 @@ def test_a_shopper_enquires_from_the_car_page_and_lands_in_roadster(wp, forecour
     link = wp.rest.get(f"{wp.url}/wp-json/wp/v2/inventory_vehicle/{car['id']}", timeout=30).json()["link"]
 
     _enquire(wp, shopper, link, "Amira", "amira@example.test", "Is it still available?")
+    # The car page has an h1 too: wait for the storefront before reading one.
+    screens._wait(shopper, ec.url_contains("/express/"))
     heading = screens._wait(shopper, ec.presence_of_element_located((By.TAG_NAME, "h1")))
     assert heading.text == "Welcome, Amira Haddad"
     assert "/express/JTMABABJ804066666?ucid=" in shopper.current_url
