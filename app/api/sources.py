@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
+from app.api.lookups import car_or_404, site_or_404
 from app.auth import keys
 from app.connectors.base import ConnectorError, ConnectorKind
 from app.errors import NotFound
 from app.extensions import db
 from app.listings import history, rules
-from app.listings.models import Car
 from app.sites.models import Destination, Site
 from app.sources import schedule
 from app.sources.models import SourcePull
@@ -22,13 +22,6 @@ from app.timeutil import isoformat
 bp = Blueprint("sources_api", __name__, url_prefix="/api/v1")
 
 
-def _site(site_id: str) -> Site:
-    site = db.session.get(Site, site_id)
-    if site is None:
-        raise NotFound(f"No site {site_id!r}.")
-    return site
-
-
 def _source(site: Site, marketplace: str) -> Destination:
     dest = next((d for d in site.destinations if d.marketplace == marketplace), None)
     if dest is None or not is_source(dest):
@@ -36,18 +29,11 @@ def _source(site: Site, marketplace: str) -> Destination:
     return dest
 
 
-def _car(site_id: str, car_ref: str) -> Car:
-    car = db.session.scalar(select(Car).where(Car.site_id == site_id, Car.car_ref == car_ref))
-    if car is None:
-        raise NotFound(f"No car {car_ref!r} at site {site_id!r}.")
-    return car
-
-
 @bp.post("/sites/<site_id>/sources/<marketplace>/pull")
 def pull_now(site_id: str, marketplace: str):
     """Pull now; ``?acceptShrink=1`` lets a pull whose total shrank past ``max_shrink`` remove."""
     keys.require(request, "sync:write", site_id)
-    dest = _source(_site(site_id), marketplace)
+    dest = _source(site_or_404(site_id), marketplace)
     accept = request.args.get("acceptShrink", "").lower() in ("1", "true", "yes")
     return jsonify(jobId=schedule.pull_now(dest, accept_shrink=accept), destination=marketplace), 202
 
@@ -55,7 +41,7 @@ def pull_now(site_id: str, marketplace: str):
 @bp.get("/sites/<site_id>/sources/<marketplace>/pulls")
 def list_pulls(site_id: str, marketplace: str):
     keys.require(request, "sites:read", site_id)
-    dest = _source(_site(site_id), marketplace)
+    dest = _source(site_or_404(site_id), marketplace)
     pulls = db.session.scalars(
         select(SourcePull).where(SourcePull.destination_id == dest.id).order_by(SourcePull.id.desc()).limit(50)
     )
@@ -69,7 +55,7 @@ def list_pulls(site_id: str, marketplace: str):
 def car_history(site_id: str, car_ref: str):
     """Every version each source delivered and every payload sent, newest first."""
     keys.require(request, "sites:read", site_id)
-    car = _car(site_id, car_ref)
+    car = car_or_404(site_id, car_ref)
     return jsonify(siteId=site_id, carRef=car_ref, vin=(car.vehicle or {}).get("vin"), **history.car_history(car.id))
 
 
@@ -78,8 +64,8 @@ def dry_run(site_id: str, car_ref: str):
     """For each destination, the payload before and after the site's rules. Nothing is sent
     (a connector may read its cached reference data, e.g. Carzle's hourly ``/metadata``)."""
     keys.require(request, "sites:read", site_id)
-    site = _site(site_id)
-    car = _car(site_id, car_ref)
+    site = site_or_404(site_id)
+    car = car_or_404(site_id, car_ref)
     out = []
     for dest in site.destinations:
         if not dest.enabled or dest_service.connector_class(dest.marketplace).kind not in (

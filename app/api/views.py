@@ -8,6 +8,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
+from app.api.lookups import car_or_404, site_or_404
 from app.auth import keys
 from app.connectors.base import ConnectorKind
 from app.errors import NotFound, Unauthorized
@@ -24,20 +25,6 @@ from app.timeutil import isoformat, utcnow
 from app.webhooks.signatures import SignatureError, verify_standard_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def _site_or_404(site_id: str) -> Site:
-    site = db.session.get(Site, site_id)
-    if site is None:
-        raise NotFound(f"No site {site_id!r}.")
-    return site
-
-
-def _car_or_404(site_id: str, car_ref: str) -> Car:
-    car = db.session.scalar(select(Car).where(Car.site_id == site_id, Car.car_ref == car_ref))
-    if car is None:
-        raise NotFound(f"No car {car_ref!r} at site {site_id!r}.")
-    return car
 
 
 def _authorize_sync(site: Site) -> None:
@@ -129,7 +116,7 @@ def get_cars(site_id: str):
     per-car shape as ``get_car``, in the order asked, with ``status: "unknown"`` for a ref
     Forecourt has never seen rather than a 404 that would fail the whole page."""
     keys.require(request, "sites:read", site_id)
-    _site_or_404(site_id)
+    site_or_404(site_id)
     refs = list(dict.fromkeys(r.strip() for r in request.args.get("refs", "").split(",") if r.strip()))
     if not refs:
         raise ValidationError({"refs": ["Give one or more car refs, comma-separated."]})
@@ -153,12 +140,12 @@ def get_car(site_id: str, car_ref: str):
         # The car's first event is stuck on a bug: there is no row yet, but the dealer must see why.
         return jsonify({"siteId": site_id, "carRef": car_ref, "status": None, "destinations": [],
                         "eventError": error})
-    return jsonify(car_json(_car_or_404(site_id, car_ref)))
+    return jsonify(car_json(car_or_404(site_id, car_ref)))
 
 
 @bp.post("/sites/<site_id>/cars/<path:car_ref>/sync")
 def sync_one(site_id: str, car_ref: str):
-    site = _site_or_404(site_id)
+    site = site_or_404(site_id)
     _authorize_sync(site)
     job = enqueue.car_sync(site.id, car_ref, queue_name=HIGH)
     return jsonify(jobs=[job.id], carRef=car_ref), 202
@@ -166,7 +153,7 @@ def sync_one(site_id: str, car_ref: str):
 
 @bp.post("/sites/<site_id>/sync")
 def sync_all(site_id: str):
-    site = _site_or_404(site_id)
+    site = site_or_404(site_id)
     _authorize_sync(site)
     run = SyncRun(site_id=site.id, kind="sync_now", counts={}, details={})
     db.session.add(run)
@@ -261,7 +248,7 @@ def replay_job(job_id: str):
 
 @bp.post("/sites/<site_id>/reconcile")
 def reconcile(site_id: str):
-    site = _site_or_404(site_id)
+    site = site_or_404(site_id)
     keys.require(request, "sync:write", site.id)
     job = enqueue.reconcile(site.id, request.args.get("adopt") == "1")
     return jsonify(jobs=[job.id]), 202
