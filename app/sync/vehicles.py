@@ -9,19 +9,16 @@ from app.listings.rules import apply_rules
 from app.listings.statuses import SyncStatus
 from app.listings.vehicle import Image, Vehicle
 from app.media import service as media
-from app.sites.models import Destination, Site
+from app.sites.models import Destination
 
 
-def vehicle_of(car: Car, dest: Destination | None = None, *, rules: bool = True) -> Vehicle:
-    """The car as a destination should see it: its canonical (merged by VIN) data, then the
-    site's transformation rules for ``dest``'s marketplace (rules for every destination when
-    no ``dest`` is given)."""
+def vehicle_of(car: Car, dest: Destination, *, rules: bool = True) -> Vehicle:
+    """The car as ``dest`` should see it: its canonical (merged by VIN) data, then the site's
+    transformation rules for ``dest``'s marketplace (``rules=False``: the dry run's "before")."""
     vehicle = Vehicle.from_dict({**(car.vehicle or {}), "source": car.source, "car_ref": car.car_ref})
     vehicle.status = car.status
     if rules:
-        site = dest.site if dest is not None else db.session.get(Site, car.site_id)
-        apply_rules(vehicle, (site.options or {}).get("rules") if site else None,
-                    dest.marketplace if dest is not None else None)
+        apply_rules(vehicle, (dest.site.options or {}).get("rules"), dest.marketplace)
     return vehicle
 
 
